@@ -1,0 +1,108 @@
+/**
+ * The contract between the key-material constructs (lib/) and the key-material handler (lambda/).
+ *
+ * Types and constants only: this file is imported by both sides, so it must not import
+ * aws-cdk-lib or the AWS SDK.
+ *
+ * CloudFormation delivers every scalar as a string, so booleans arrive as 'true' / 'false'.
+ * No secret value is ever part of these properties: the material is referenced by its secret ARN.
+ */
+
+/** The custom resource type of the key-material resource. */
+export const KEY_MATERIAL_RESOURCE_TYPE = 'Custom::KmsImportedKeyMaterial';
+
+/** How the material is encoded in the secret. */
+export type MaterialEncodingName = 'AUTO' | 'BINARY' | 'BASE64' | 'HEX' | 'PEM';
+
+export interface MaterialSourceProperties {
+  /** ARN (full or partial) of the Secrets Manager secret that holds the plaintext key material. */
+  readonly SecretArn: string;
+  /** Secret version to read. */
+  readonly VersionId?: string;
+  /** Secret version stage to read (AWSCURRENT when neither VersionId nor VersionStage is set). */
+  readonly VersionStage?: string;
+  /** How the secret value is encoded. */
+  readonly Encoding: MaterialEncodingName;
+  /** When set, the SecretString is a JSON object and the material is the value of this field. */
+  readonly JsonField?: string;
+}
+
+export type ExpirationModelName = 'KEY_MATERIAL_DOES_NOT_EXPIRE' | 'KEY_MATERIAL_EXPIRES';
+
+export interface KeyMaterialResourceProperties {
+  readonly ServiceToken?: string;
+  /** ARN of the EXTERNAL-origin KMS key. */
+  readonly KeyArn: string;
+  /** The key spec (SYMMETRIC_DEFAULT, HMAC_256, RSA_2048, ECC_NIST_P256, ...). */
+  readonly KeySpec: string;
+  /** 'true' when the key is a multi-Region key. */
+  readonly MultiRegion: string;
+  /** 'destroy' (default) deletes the imported material on Delete; 'retain' leaves it. */
+  readonly MaterialRemovalPolicy: 'destroy' | 'retain';
+  /** A specific key material to delete on Delete (64 hex digits). */
+  readonly KeyMaterialId?: string;
+  /** Where the material to import comes from. Absent: nothing is imported. */
+  readonly Material?: MaterialSourceProperties;
+  /** Expiration model of the imported material (only with Material). */
+  readonly ExpirationModel?: ExpirationModelName;
+  /** ISO-8601 expiration time (only with KEY_MATERIAL_EXPIRES). */
+  readonly ValidTo?: string;
+}
+
+/** Attributes returned to CloudFormation (`Fn::GetAtt`). Never holds a secret. */
+export interface KeyMaterialResourceAttributes {
+  /** The key id. */
+  readonly KeyId: string;
+  /** The id of the material this resource imported, when KMS assigned one (symmetric keys). */
+  readonly KeyMaterialId?: string;
+}
+
+/** The wrapping key spec the handler asks for. */
+export const WRAPPING_KEY_SPEC = 'RSA_4096';
+
+/** The wrapping algorithm the handler uses for a key spec. */
+export function wrappingAlgorithmFor(keySpec: string): 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256' {
+  return isAsymmetricKeySpec(keySpec) ? 'RSA_AES_KEY_WRAP_SHA_256' : 'RSAES_OAEP_SHA_256';
+}
+
+export function isAsymmetricKeySpec(keySpec: string): boolean {
+  return keySpec.startsWith('RSA_') || keySpec.startsWith('ECC_') || keySpec === 'SM2';
+}
+
+export function isHmacKeySpec(keySpec: string): boolean {
+  return keySpec.startsWith('HMAC_');
+}
+
+/** Key specs whose material KMS can import. */
+export const IMPORTABLE_KEY_SPECS = [
+  'SYMMETRIC_DEFAULT',
+  'HMAC_224', 'HMAC_256', 'HMAC_384', 'HMAC_512',
+  'RSA_2048', 'RSA_3072', 'RSA_4096',
+  'ECC_NIST_P256', 'ECC_NIST_P384', 'ECC_NIST_P521', 'ECC_SECG_P256K1',
+  'SM2',
+];
+
+/** Allowed HMAC material lengths in bytes, per key spec. */
+export const HMAC_MATERIAL_BYTES: Record<string, { min: number; max: number }> = {
+  HMAC_224: { min: 28, max: 64 },
+  HMAC_256: { min: 32, max: 64 },
+  HMAC_384: { min: 48, max: 128 },
+  HMAC_512: { min: 64, max: 128 },
+};
+
+/** Symmetric (SYMMETRIC_DEFAULT) material is exactly 256 bits. */
+export const SYMMETRIC_MATERIAL_BYTES = 32;
+
+/**
+ * Only single-Region SYMMETRIC_DEFAULT keys can take new key material after the first import
+ * (ImportType NEW_KEY_MATERIAL followed by RotateKeyOnDemand).
+ */
+export function canRotateMaterial(keySpec: string, multiRegion: boolean): boolean {
+  return keySpec === 'SYMMETRIC_DEFAULT' && !multiRegion;
+}
+
+/** KMS KeyMaterialId: 64 hexadecimal digits. */
+export const KEY_MATERIAL_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** The physical id the Provider framework gives a resource whose Create failed. */
+export const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';

@@ -1,0 +1,3 @@
+export * from './key-material';
+export * from './imported-key-material';
+export * from './external-key';

@@ -1,0 +1,28 @@
+// Bundles each handler under lambda/<provider>/index.ts into assets/<provider>/index.js.
+// The AWS SDK v3 clients are bundled in (not taken from the Lambda runtime), see README "Handler bundles".
+import { build } from 'esbuild';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const providers = readdirSync(join(root, 'lambda'), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(root, 'lambda', d.name, 'index.ts')))
+  .map((d) => d.name);
+
+for (const provider of providers) {
+  const outdir = join(root, 'assets', provider);
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints: [join(root, 'lambda', provider, 'index.ts')],
+    outfile: join(outdir, 'index.js'),
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+  console.log(`bundled lambda/${provider} -> assets/${provider}/index.js`);
+}
