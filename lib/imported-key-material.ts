@@ -95,9 +95,6 @@ export class ImportedKeyMaterial extends Construct {
   /** The key whose material is managed. */
   public readonly key: kms.IKey;
 
-  /** The custom resource. */
-  private readonly resource: CustomResource;
-
   constructor(scope: Construct, id: string, props: ImportedKeyMaterialProps) {
     super(scope, id);
     this.key = props.key;
@@ -161,22 +158,14 @@ export class ImportedKeyMaterial extends Construct {
       ExpirationModel: expiration?.expirationModel as KeyMaterialResourceProperties['ExpirationModel'],
       ValidTo: expiration?.validTo?.toISOString(),
     };
-    this.resource = new CustomResource(this, 'Resource', {
+    const resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: KEY_MATERIAL_RESOURCE_TYPE,
       properties,
     });
     // Destroy order: this resource is deleted while the handler's permissions still exist.
-    this.resource.node.addDependency(provider.role);
-    if (info.cfnKey && info.inStack) this.resource.node.addDependency(info.cfnKey);
-  }
-
-  /**
-   * The key material id KMS assigned to the material this resource imported (symmetric keys).
-   * Only available when `material` is given.
-   */
-  public get keyMaterialId(): string {
-    return this.resource.getAttString('KeyMaterialId');
+    resource.node.addDependency(provider.role);
+    if (info.cfnKey && info.inStack) resource.node.addDependency(info.cfnKey);
   }
 
   /**

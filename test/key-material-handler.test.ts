@@ -1,0 +1,858 @@
+/**
+ * Unit tests of the key-material handler (lambda/key-material-provider). AWS is mocked with aws-sdk-client-mock;
+ * every import test decrypts what was sent to ImportKeyMaterial with the wrapping private key and compares it
+ * with the original material.
+ */
+import { Readable } from 'node:stream';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DeleteImportedKeyMaterialCommand,
+  GetParametersForImportCommand,
+  ImportKeyMaterialCommand,
+  ImportKeyMaterialCommandInput,
+  IncorrectKeyMaterialException,
+  KMSClient,
+  KMSInvalidStateException,
+  NotFoundException,
+  RotateKeyOnDemandCommand,
+  UnsupportedOperationException,
+} from '@aws-sdk/client-kms';
+import {
+  DecryptionFailure,
+  GetSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { mockClient } from 'aws-sdk-client-mock';
+import 'aws-sdk-client-mock-jest';
+import { sdkClientConfig } from '../lambda/shared/aws';
+import { CREATE_FAILED_MARKER, KeyMaterialResourceProperties } from '../lambda/key-material-provider/contract';
+import { Deadline, handler, keyIdFromArn, onEvent, OnEventOptions } from '../lambda/key-material-provider/index';
+import {
+  createEvent, deleteEvent, ecPrivateKey, IMPORT_TOKEN, KEY_ARN, KEY_ID, KEY_MATERIAL_ID, LOGICAL_ID, materialBytes,
+  OTHER_KEY_ARN, OTHER_KEY_ID, OTHER_SECRET_ARN, pkcs8Der, props, REGION, RESPONSE_URL, rsaPrivateKey, SECRET_ARN,
+  STACK_ID, unwrapOaep, unwrapRsaAesKeyWrap, updateEvent, withMaterial, WRAPPING_PUBLIC_KEY_DER,
+} from './key-material-handler/fixtures';
+
+const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret-access-key-example' };
+const kms = new KMSClient({ region: REGION, credentials });
+const secretsManager = new SecretsManagerClient({ region: REGION, credentials });
+const cloudFormation = new CloudFormationClient({ region: REGION, credentials });
+const kmsMock = mockClient(kms);
+const smMock = mockClient(secretsManager);
+const cfnMock = mockClient(cloudFormation);
+const options: OnEventOptions = { clients: { kms, secretsManager, cloudFormation } };
+
+/** KMS mock that answers the import round trip like KMS would. */
+function kmsAcceptsImports(keyMaterialId: string | null = KEY_MATERIAL_ID): void {
+  kmsMock.on(GetParametersForImportCommand).resolves({
+    KeyId: KEY_ARN,
+    PublicKey: new Uint8Array(WRAPPING_PUBLIC_KEY_DER),
+    ImportToken: new Uint8Array(IMPORT_TOKEN),
+    ParametersValidTo: new Date(Date.now() + 86_400_000),
+  });
+  kmsMock.on(ImportKeyMaterialCommand).resolves({ KeyId: KEY_ARN, ...(keyMaterialId ? { KeyMaterialId: keyMaterialId } : {}) });
+}
+
+function secretHoldsString(value: string): void {
+  smMock.on(GetSecretValueCommand).resolves({ ARN: SECRET_ARN, SecretString: value });
+}
+
+function secretHoldsBinary(value: Uint8Array): void {
+  smMock.on(GetSecretValueCommand).resolves({ ARN: SECRET_ARN, SecretBinary: value });
+}
+
+function importInput(n = 0): ImportKeyMaterialCommandInput {
+  return kmsMock.commandCalls(ImportKeyMaterialCommand)[n].args[0].input;
+}
+
+function kmsError<T extends Error>(ctor: new (opts: { message: string; $metadata: object }) => T, message: string): T {
+  return new ctor({ message, $metadata: {} });
+}
+
+function awsError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
+}
+
+let logSpy: jest.SpyInstance;
+beforeEach(() => {
+  kmsMock.reset();
+  smMock.reset();
+  cfnMock.reset();
+  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+});
+afterEach(() => {
+  logSpy.mockRestore();
+});
+
+describe('physical id', () => {
+  test('is the key id taken from a key ARN', () => {
+    expect(keyIdFromArn(KEY_ARN)).toBe(KEY_ID);
+  });
+
+  test('is the key ARN itself when KeyArn is a bare key id', () => {
+    expect(keyIdFromArn(KEY_ID)).toBe(KEY_ID);
+  });
+});
+
+describe('Create', () => {
+  test('without material returns the key id and makes no AWS call', async () => {
+    // WHEN
+    const result = await onEvent(createEvent(props()), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(cfnMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('imports SYMMETRIC_DEFAULT material wrapped with RSAES_OAEP_SHA_256 under the KMS public key', async () => {
+    // GIVEN
+    const material = materialBytes(32);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+
+    // WHEN
+    const result = await onEvent(createEvent(withMaterial()), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID } });
+    expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 1);
+    expect(smMock.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: SECRET_ARN });
+    expect(kmsMock.commandCalls(GetParametersForImportCommand)[0].args[0].input).toEqual({
+      KeyId: KEY_ARN, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096',
+    });
+    const sent = importInput();
+    expect(sent).toEqual({
+      KeyId: KEY_ARN,
+      ImportToken: new Uint8Array(IMPORT_TOKEN),
+      EncryptedKeyMaterial: expect.any(Uint8Array),
+      ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+    });
+    expect(unwrapOaep(sent.EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock).toHaveReceivedCommandTimes(ImportKeyMaterialCommand, 1);
+  });
+
+  test('reads the secret version and stage that the properties pin', async () => {
+    // GIVEN
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+
+    // WHEN
+    await onEvent(createEvent(props({ Material: { SecretArn: SECRET_ARN, Encoding: 'BINARY', VersionId: 'v-123', VersionStage: 'AWSPREVIOUS' } })), options);
+
+    // THEN
+    expect(smMock.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: SECRET_ARN, VersionId: 'v-123', VersionStage: 'AWSPREVIOUS' });
+  });
+
+  test('imports HMAC_384 material of 48 bytes wrapped with RSAES_OAEP_SHA_256', async () => {
+    // GIVEN
+    const material = materialBytes(48, 3);
+    secretHoldsString(material.toString('base64'));
+    kmsAcceptsImports(null);
+
+    // WHEN
+    const result = await onEvent(createEvent(withMaterial({ KeySpec: 'HMAC_384' })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).toHaveReceivedCommandWith(GetParametersForImportCommand, { WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' });
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('imports an RSA_2048 private key as PKCS#8 DER wrapped with RSA_AES_KEY_WRAP_SHA_256', async () => {
+    // GIVEN
+    const key = rsaPrivateKey(2048);
+    secretHoldsString(key.export({ format: 'pem', type: 'pkcs8' }) as string);
+    kmsAcceptsImports(null);
+
+    // WHEN
+    await onEvent(createEvent(withMaterial({ KeySpec: 'RSA_2048' }, 'PEM')), options);
+
+    // THEN
+    expect(kmsMock.commandCalls(GetParametersForImportCommand)[0].args[0].input).toEqual({
+      KeyId: KEY_ARN, WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256', WrappingKeySpec: 'RSA_4096',
+    });
+    expect(importInput().ImportType).toBeUndefined();
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(pkcs8Der(key));
+  });
+
+  test('imports an ECC_NIST_P256 private key given as base64 PKCS#8 DER wrapped with RSA_AES_KEY_WRAP_SHA_256', async () => {
+    // GIVEN
+    const der = pkcs8Der(ecPrivateKey('prime256v1'));
+    secretHoldsString(der.toString('base64'));
+    kmsAcceptsImports(null);
+
+    // WHEN
+    await onEvent(createEvent(withMaterial({ KeySpec: 'ECC_NIST_P256' })), options);
+
+    // THEN
+    expect(kmsMock).toHaveReceivedCommandWith(GetParametersForImportCommand, { WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256' });
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(der);
+  });
+
+  test('sends ExpirationModel KEY_MATERIAL_EXPIRES with ValidTo as a Date', async () => {
+    // GIVEN
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+
+    // WHEN
+    await onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2030-01-02T03:04:05Z' })), options);
+
+    // THEN
+    expect(importInput().ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
+    expect(importInput().ValidTo).toEqual(new Date('2030-01-02T03:04:05Z'));
+  });
+
+  test('zeroes the SecretBinary buffer it received once the import is done', async () => {
+    // GIVEN
+    const secretBinary = Buffer.from(materialBytes(32));
+    secretHoldsBinary(secretBinary);
+    kmsAcceptsImports();
+
+    // WHEN
+    await onEvent(createEvent(withMaterial()), options);
+
+    // THEN
+    expect(secretBinary.equals(Buffer.alloc(32))).toBe(true);
+  });
+
+  test('fails when KeyArn is missing, before any AWS call', async () => {
+    await expect(onEvent(createEvent(props({ KeyArn: '' })), options)).rejects.toThrow(
+      /^Resource KeyMaterialC0FFEE42 has no KeyArn property: set it to the ARN of an EXTERNAL-origin KMS key\.$/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('fails when KEY_MATERIAL_EXPIRES has no valid ValidTo, before reading the secret', async () => {
+    await expect(onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: 'tomorrow' })), options)).rejects.toThrow(
+      /ExpirationModel KEY_MATERIAL_EXPIRES of resource KeyMaterialC0FFEE42 .* needs ValidTo as an ISO-8601 time, got 'tomorrow'/);
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('encodings', () => {
+  beforeEach(() => kmsAcceptsImports());
+
+  test('BINARY imports the SecretBinary bytes', async () => {
+    const material = materialBytes(32, 11);
+    secretHoldsBinary(Buffer.from(material));
+    await onEvent(createEvent(withMaterial({}, 'BINARY')), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('BINARY rejects a secret that holds a SecretString', async () => {
+    secretHoldsString(materialBytes(32).toString('base64'));
+    await expect(onEvent(createEvent(withMaterial({}, 'BINARY')), options)).rejects.toThrow(
+      /^Encoding BINARY expects SecretBinary, but the secret for key arn:aws:kms:.*key\/1234abcd-12ab-34cd-56ef-1234567890ab \(resource KeyMaterialC0FFEE42, secret arn:aws:secretsmanager:.*\) holds a SecretString/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('BASE64 imports the decoded SecretString, ignoring line breaks', async () => {
+    const material = materialBytes(32, 13);
+    const b64 = material.toString('base64');
+    secretHoldsString(`${b64.slice(0, 20)}\n${b64.slice(20)}\n`);
+    await onEvent(createEvent(withMaterial({}, 'BASE64')), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('BASE64 rejects text that is not base64, naming the length and not the value', async () => {
+    secretHoldsString('this is not base64!!');
+    const failure = onEvent(createEvent(withMaterial({}, 'BASE64')), options);
+    await expect(failure).rejects.toThrow(/is not valid base64 \(17 characters after removing whitespace\)/);
+    await expect(failure).rejects.not.toThrow(/this is not/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('AUTO decodes a SecretString as strict base64', async () => {
+    const material = materialBytes(32, 17);
+    secretHoldsString(material.toString('base64'));
+    await onEvent(createEvent(withMaterial({}, 'AUTO')), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('AUTO uses SecretBinary raw bytes when present', async () => {
+    const material = materialBytes(32, 19);
+    secretHoldsBinary(Buffer.from(material));
+    await onEvent(createEvent(withMaterial({}, 'AUTO')), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('HEX imports the decoded hex string', async () => {
+    const material = materialBytes(32, 23);
+    secretHoldsString(material.toString('hex').toUpperCase());
+    await onEvent(createEvent(withMaterial({}, 'HEX')), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('HEX rejects an odd number of digits', async () => {
+    secretHoldsString('abc');
+    await expect(onEvent(createEvent(withMaterial({}, 'HEX')), options)).rejects.toThrow(
+      /is not a hex string with an even number of digits \(3 characters after removing whitespace\)/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('PEM converts a PKCS#1 RSA PRIVATE KEY to PKCS#8 DER', async () => {
+    const key = rsaPrivateKey(2048);
+    const pem = key.export({ format: 'pem', type: 'pkcs1' }) as string;
+    expect(pem).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    secretHoldsString(pem);
+    await onEvent(createEvent(withMaterial({ KeySpec: 'RSA_2048' }, 'PEM')), options);
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(pkcs8Der(key));
+  });
+
+  test('PEM converts a SEC1 EC PRIVATE KEY to PKCS#8 DER', async () => {
+    const key = ecPrivateKey('secp384r1');
+    const pem = key.export({ format: 'pem', type: 'sec1' }) as string;
+    expect(pem).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+    secretHoldsString(pem);
+    await onEvent(createEvent(withMaterial({ KeySpec: 'ECC_NIST_P384' }, 'PEM')), options);
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(pkcs8Der(key));
+  });
+
+  test('PEM rejects a public key', async () => {
+    const publicPem = ecPrivateKey('prime256v1');
+    secretHoldsString(require('node:crypto').createPublicKey(publicPem).export({ format: 'pem', type: 'spki' }) as string);
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'ECC_NIST_P256' }, 'PEM')), options)).rejects.toThrow(
+      /is not a PEM private key: .* got 'BEGIN PUBLIC KEY'/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('JsonField takes the material from a field of the JSON SecretString', async () => {
+    const material = materialBytes(32, 29);
+    secretHoldsString(JSON.stringify({ username: 'ignored', material: material.toString('base64') }));
+    await onEvent(createEvent(props({ Material: { SecretArn: SECRET_ARN, Encoding: 'AUTO', JsonField: 'material' } })), options);
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('JsonField with AUTO reads a PEM private key from the field', async () => {
+    const key = ecPrivateKey('secp256k1');
+    secretHoldsString(JSON.stringify({ privateKey: key.export({ format: 'pem', type: 'pkcs8' }) }));
+    await onEvent(createEvent(props({ KeySpec: 'ECC_SECG_P256K1', Material: { SecretArn: SECRET_ARN, Encoding: 'AUTO', JsonField: 'privateKey' } })), options);
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(pkcs8Der(key));
+  });
+
+  test('JsonField fails when the field is absent', async () => {
+    secretHoldsString(JSON.stringify({ other: 'x' }));
+    await expect(onEvent(createEvent(props({ Material: { SecretArn: SECRET_ARN, Encoding: 'BASE64', JsonField: 'material' } })), options)).rejects.toThrow(
+      /The JSON in the secret for key .* has no string field 'material' \(field absent\)/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('material validation', () => {
+  beforeEach(() => kmsAcceptsImports());
+
+  test('rejects SYMMETRIC_DEFAULT material that is not 32 bytes, without importing', async () => {
+    secretHoldsBinary(materialBytes(16));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /^The key material for key arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(resource KeyMaterialC0FFEE42, secret .*\) does not fit key spec SYMMETRIC_DEFAULT: expected exactly 32 bytes \(256 bits\), received 16 bytes\.$/);
+    expect(kmsMock).not.toHaveReceivedCommand(GetParametersForImportCommand);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('rejects HMAC_256 material shorter than 32 bytes, without importing', async () => {
+    secretHoldsBinary(materialBytes(31));
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'HMAC_256' })), options)).rejects.toThrow(
+      /does not fit key spec HMAC_256: expected 32 to 64 bytes, received 31 bytes\.$/);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('rejects an RSA 3072-bit key for an RSA_2048 key, without importing', async () => {
+    secretHoldsBinary(pkcs8Der(rsaPrivateKey(3072)));
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'RSA_2048' })), options)).rejects.toThrow(
+      /does not fit key spec RSA_2048: expected a PKCS#8 DER RSA 2048-bit private key, received an RSA 3072-bit private key\.$/);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('rejects a P-384 key for an ECC_NIST_P256 key, without importing', async () => {
+    secretHoldsBinary(pkcs8Der(ecPrivateKey('secp384r1')));
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'ECC_NIST_P256' })), options)).rejects.toThrow(
+      /does not fit key spec ECC_NIST_P256: expected a PKCS#8 DER EC private key on curve prime256v1, received an EC private key on curve secp384r1\.$/);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('rejects bytes that are not a PKCS#8 private key for an asymmetric key', async () => {
+    secretHoldsBinary(materialBytes(64));
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'RSA_4096' })), options)).rejects.toThrow(
+      /does not fit key spec RSA_4096: expected a PKCS#8 DER RSA 4096-bit private key, received 64 bytes that do not parse as a PKCS#8 DER private key/);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('rejects a key spec that cannot take imported material', async () => {
+    await expect(onEvent(createEvent(withMaterial({ KeySpec: 'ML_DSA_44' })), options)).rejects.toThrow(
+      /^Key spec 'ML_DSA_44' of key arn:.* \(resource KeyMaterialC0FFEE42\) does not accept imported material: use one of SYMMETRIC_DEFAULT, /);
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('import errors', () => {
+  beforeEach(() => secretHoldsBinary(materialBytes(32)));
+
+  test('explains that the key is not EXTERNAL when GetParametersForImport answers UnsupportedOperationException', async () => {
+    kmsMock.on(GetParametersForImportCommand).rejects(kmsError(UnsupportedOperationException, 'arn is not an EXTERNAL key'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /^KMS GetParametersForImport failed for key arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(resource KeyMaterialC0FFEE42\): UnsupportedOperationException: the key's Origin is not EXTERNAL \(or it is in a custom key store\); only EXTERNAL keys accept imported material\./);
+    expect(kmsMock).not.toHaveReceivedCommand(ImportKeyMaterialCommand);
+  });
+
+  test('explains a missing key on NotFoundException', async () => {
+    kmsMock.on(GetParametersForImportCommand).rejects(kmsError(NotFoundException, 'Key not found'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /KMS GetParametersForImport failed for key .* \(resource KeyMaterialC0FFEE42\): NotFoundException: the key does not exist in this account and Region/);
+  });
+
+  test('quotes the key state on KMSInvalidStateException', async () => {
+    kmsAcceptsImports();
+    kmsMock.on(ImportKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending deletion.`));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /KMS ImportKeyMaterial failed for key .*: KMSInvalidStateException: the key's state does not allow this operation \(KMS says: "arn:.* is pending deletion\."\)\. If it is pending deletion, cancel the deletion/);
+  });
+
+  test('explains IncorrectKeyMaterialException as material that differs from the imported one', async () => {
+    kmsAcceptsImports();
+    kmsMock.on(ImportKeyMaterialCommand).rejects(kmsError(IncorrectKeyMaterialException, 'incorrect'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /ImportKeyMaterial failed .*: IncorrectKeyMaterialException: the material differs from the material already imported into this key\./);
+  });
+
+  test('explains an expired import token', async () => {
+    kmsAcceptsImports();
+    kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('ExpiredImportTokenException', 'expired'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /ExpiredImportTokenException: the import token from GetParametersForImport expired .* retry the deployment\./);
+  });
+
+  test('points at the key policy on AccessDeniedException', async () => {
+    kmsAcceptsImports();
+    kmsMock.on(ImportKeyMaterialCommand).rejects(awsError('AccessDeniedException', 'User: arn:aws:sts::111122223333:assumed-role/x is not authorized'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /KMS ImportKeyMaterial failed for key .* \(resource KeyMaterialC0FFEE42\): AccessDeniedException: the provider's role may not call kms:ImportKeyMaterial on this key\. Check the key policy grants the provider role kms:ImportKeyMaterial/);
+  });
+
+  test('explains a missing secret on ResourceNotFoundException, without calling KMS', async () => {
+    smMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} }));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /^Secrets Manager GetSecretValue of secret arn:aws:secretsmanager:eu-west-1:111122223333:secret:key-material-AbCdEf failed for key .* \(resource KeyMaterialC0FFEE42\): ResourceNotFoundException: the secret, or the requested VersionId\/VersionStage, does not exist/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test("explains DecryptionFailure as the secret's KMS key not being usable", async () => {
+    smMock.on(GetSecretValueCommand).rejects(new DecryptionFailure({ message: 'cannot decrypt', $metadata: {} }));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /DecryptionFailure: Secrets Manager could not decrypt the secret with its KMS key\. Grant the provider role kms:Decrypt/);
+  });
+
+  test('explains AccessDeniedException on the secret', async () => {
+    smMock.on(GetSecretValueCommand).rejects(awsError('AccessDeniedException', 'denied'));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(
+      /GetSecretValue .*: AccessDeniedException: the provider's role may not read the secret\. Grant it secretsmanager:GetSecretValue/);
+  });
+});
+
+describe('Update', () => {
+  const oldProps = withMaterial();
+
+  test('to another key imports into the new key and returns its id as the new physical id', async () => {
+    // GIVEN
+    const material = materialBytes(32);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, withMaterial({ KeyArn: OTHER_KEY_ARN })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: OTHER_KEY_ID, Data: { KeyId: OTHER_KEY_ID, KeyMaterialId: KEY_MATERIAL_ID } });
+    expect(kmsMock).toHaveReceivedCommandWith(GetParametersForImportCommand, { KeyId: OTHER_KEY_ARN });
+    expect(importInput().KeyId).toBe(OTHER_KEY_ARN);
+    expect(importInput().ImportType).toBeUndefined();
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('to another key without material returns the new key id and makes no AWS call', async () => {
+    const result = await onEvent(updateEvent(props(), props({ KeyArn: OTHER_KEY_ARN })), options);
+    expect(result).toEqual({ PhysicalResourceId: OTHER_KEY_ID, Data: { KeyId: OTHER_KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('removing the material source keeps the physical id and makes no AWS call', async () => {
+    const result = await onEvent(updateEvent(oldProps, props()), options);
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('adding a material source imports it and keeps the physical id', async () => {
+    const material = materialBytes(32, 5);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+    const result = await onEvent(updateEvent(props(), withMaterial()), options);
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID } });
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+    expect(importInput().ImportType).toBeUndefined();
+  });
+
+  test('changing only the expiration deletes the material, then re-imports the same material as EXISTING_KEY_MATERIAL', async () => {
+    // GIVEN
+    const material = materialBytes(32);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' })), options);
+
+    // THEN
+    expect(result.PhysicalResourceId).toBe(KEY_ID);
+    const names = kmsMock.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(names).toEqual(['GetParametersForImportCommand', 'DeleteImportedKeyMaterialCommand', 'ImportKeyMaterialCommand']);
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
+    expect(importInput()).toEqual(expect.objectContaining({
+      KeyId: KEY_ARN, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date('2031-06-30T00:00:00Z'), ImportType: 'EXISTING_KEY_MATERIAL',
+    }));
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+  });
+
+  test('changing only the expiration of an RSA key re-imports without ImportType', async () => {
+    const key = rsaPrivateKey(2048);
+    secretHoldsBinary(pkcs8Der(key));
+    kmsAcceptsImports(null);
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    const before = withMaterial({ KeySpec: 'RSA_2048', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2030-01-01T00:00:00Z' });
+    await onEvent(updateEvent(before, { ...before, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ValidTo: undefined }), options);
+    expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
+    expect(importInput()).toEqual({ KeyId: KEY_ARN, ImportToken: expect.any(Uint8Array), EncryptedKeyMaterial: expect.any(Uint8Array), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
+    expect(unwrapRsaAesKeyWrap(importInput().EncryptedKeyMaterial!)).toEqual(pkcs8Der(key));
+  });
+
+  test('changing the expiration does not delete the material when the secret cannot be read', async () => {
+    smMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'gone', $metadata: {} }));
+    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' })), options))
+      .rejects.toThrow(/ResourceNotFoundException/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('changing the expiration says the key is unusable when the re-import fails after the delete', async () => {
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    kmsMock.on(ImportKeyMaterialCommand).rejects(kmsError(IncorrectKeyMaterialException, 'incorrect'));
+    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' })), options))
+      .rejects.toThrow(/IncorrectKeyMaterialException: .* was deleted to change its expiration: the key is unusable \(PendingImport\) until the material is imported again/);
+  });
+
+  test('a new material source holding material the key already has is re-imported as EXISTING_KEY_MATERIAL without rotation', async () => {
+    // GIVEN
+    const material = materialBytes(32);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'AUTO' } })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID } });
+    expect(smMock.commandCalls(GetSecretValueCommand)[0].args[0].input).toEqual({ SecretId: OTHER_SECRET_ARN });
+    expect(kmsMock).toHaveReceivedCommandTimes(ImportKeyMaterialCommand, 1);
+    expect(importInput().ImportType).toBe('EXISTING_KEY_MATERIAL');
+    expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('new material for a single-Region symmetric key is imported as NEW_KEY_MATERIAL and rotated to', async () => {
+    // GIVEN
+    const material = materialBytes(32, 99);
+    secretHoldsBinary(Buffer.from(material));
+    kmsAcceptsImports();
+    const newMaterialId = 'b'.repeat(64);
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'EXISTING_KEY_MATERIAL' }).rejects(kmsError(IncorrectKeyMaterialException, 'incorrect'));
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'NEW_KEY_MATERIAL' }).resolves({ KeyId: KEY_ARN, KeyMaterialId: newMaterialId });
+    kmsMock.on(RotateKeyOnDemandCommand).resolves({ KeyId: KEY_ARN });
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: newMaterialId } });
+    const names = kmsMock.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(names).toEqual(['GetParametersForImportCommand', 'ImportKeyMaterialCommand', 'GetParametersForImportCommand', 'ImportKeyMaterialCommand', 'RotateKeyOnDemandCommand']);
+    expect(importInput(0).ImportType).toBe('EXISTING_KEY_MATERIAL');
+    expect(importInput(1).ImportType).toBe('NEW_KEY_MATERIAL');
+    expect(unwrapOaep(importInput(1).EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock.commandCalls(RotateKeyOnDemandCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('refuses new material for an RSA key and names the way out', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+    const before = withMaterial({ KeySpec: 'RSA_2048' });
+    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'PEM' } }), options)).rejects.toThrow(
+      /^Cannot change the key material of arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(RSA_2048\) for resource KeyMaterialC0FFEE42: KMS only accepts new material for single-Region SYMMETRIC_DEFAULT keys\. Restore the previous material source \(secret arn:aws:secretsmanager:.*:secret:key-material-AbCdEf\), or create a new key/);
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('refuses new material for an HMAC key', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+    const before = withMaterial({ KeySpec: 'HMAC_256' });
+    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: SECRET_ARN, Encoding: 'AUTO', VersionStage: 'AWSPENDING' } }), options))
+      .rejects.toThrow(/^Cannot change the key material of arn:.* \(HMAC_256\) for resource KeyMaterialC0FFEE42: KMS only accepts new material/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('refuses new material for a multi-Region symmetric key', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+    const before = withMaterial({ MultiRegion: 'true' });
+    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'AUTO' } }), options))
+      .rejects.toThrow(/^Cannot change the key material of arn:.* \(SYMMETRIC_DEFAULT, multi-Region\) for resource KeyMaterialC0FFEE42/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('still refuses when the stack status cannot be read', async () => {
+    cfnMock.on(DescribeStacksCommand).rejects(awsError('AccessDenied', 'not authorized'));
+    const before = withMaterial({ KeySpec: 'RSA_2048' });
+    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'PEM' } }), options))
+      .rejects.toThrow(/^Cannot change the key material/);
+  });
+
+  test('accepts the reversed material change as a no-op while the stack is in UPDATE_ROLLBACK_IN_PROGRESS', async () => {
+    // GIVEN: the forward update (to OTHER_SECRET_ARN) was refused; CloudFormation rolls back with the properties reversed
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_ROLLBACK_IN_PROGRESS', CreationTime: new Date() }] });
+    const refused = withMaterial({ KeySpec: 'RSA_2048', Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'PEM' } });
+    const original = withMaterial({ KeySpec: 'RSA_2048', Material: { SecretArn: SECRET_ARN, Encoding: 'PEM' } });
+
+    // WHEN
+    const result = await onEvent(updateEvent(refused, original), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('with no relevant change makes no AWS call', async () => {
+    const result = await onEvent(updateEvent(oldProps, { ...oldProps, MaterialRemovalPolicy: 'retain', ServiceToken: 'changed' }), options);
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(cfnMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('Delete', () => {
+  test('deletes the imported material and keeps the physical id', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    const result = await onEvent(deleteEvent(withMaterial()), options);
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('deletes the pinned KeyMaterialId', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await onEvent(deleteEvent(props({ KeyMaterialId: KEY_MATERIAL_ID })), options);
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID });
+  });
+
+  test('treats a key that no longer exists as already deleted', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+  });
+
+  test('treats a key pending import as already deleted', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending import.`));
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+  });
+
+  test('treats a key pending deletion as already deleted', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `KeyState is PendingDeletion for ${KEY_ARN}`));
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+  });
+
+  test('fails with the key state on another KMSInvalidStateException', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is unavailable.`));
+    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+      /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): KMSInvalidStateException: the key's state does not allow this operation \(KMS says: "arn:.* is unavailable\."\)/);
+  });
+
+  test('tells to retain the material when the key is not EXTERNAL', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(UnsupportedOperationException, 'not external'));
+    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+      /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): UnsupportedOperationException: the key's Origin is not EXTERNAL .* Set materialRemovalPolicy to RETAIN, or retain this resource when retrying the stack delete\.$/);
+  });
+
+  test('points at the key policy on AccessDeniedException', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(awsError('AccessDeniedException', 'denied'));
+    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+      /AccessDeniedException: the provider's role may not call kms:DeleteImportedKeyMaterial on this key\. Check the key policy grants the provider role kms:DeleteImportedKeyMaterial/);
+  });
+
+  test('with the retain policy leaves the material and makes no AWS call', async () => {
+    const result = await onEvent(deleteEvent(withMaterial({ MaterialRemovalPolicy: 'retain' })), options);
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('after a failed create makes no AWS call and keeps the marker id', async () => {
+    const result = await onEvent(deleteEvent(withMaterial(), CREATE_FAILED_MARKER), options);
+    expect(result).toEqual({ PhysicalResourceId: CREATE_FAILED_MARKER });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(cfnMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('transient faults and the deadline', () => {
+  /** A KMS endpoint stand-in at the HTTP layer, so the SDK's real retry middleware runs. */
+  class ScriptedKmsEndpoint {
+    public readonly operations: string[] = [];
+    public constructor(private readonly script: Array<{ status: number; body: object }>) {}
+    public async handle(request: { headers: Record<string, string> }): Promise<{ response: object }> {
+      this.operations.push(request.headers['x-amz-target']);
+      const step = this.script[Math.min(this.operations.length - 1, this.script.length - 1)];
+      return {
+        response: {
+          statusCode: step.status,
+          headers: { 'content-type': 'application/x-amz-json-1.1' },
+          body: Readable.from([Buffer.from(JSON.stringify(step.body))]),
+        },
+      };
+    }
+    public updateHttpClientConfig(): void {}
+    public httpHandlerConfigs(): object {
+      return {};
+    }
+  }
+
+  test('ThrottlingException twice then success: the SDK retries and the delete succeeds after 3 calls', async () => {
+    // GIVEN
+    const throttled = { status: 400, body: { __type: 'ThrottlingException', message: 'Rate exceeded' } };
+    const endpoint = new ScriptedKmsEndpoint([throttled, throttled, { status: 200, body: { KeyId: KEY_ARN } }]);
+    const realKms = new KMSClient(sdkClientConfig({
+      region: REGION, credentials, requestHandler: endpoint, retryStrategy: new ConfiguredRetryStrategy(8, () => 1),
+    }));
+
+    // WHEN
+    const result = await onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation } });
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(endpoint.operations).toEqual(Array(3).fill('TrentService.DeleteImportedKeyMaterial'));
+  });
+
+  test('a fault that persists through all attempts fails with a retry-the-deployment message', async () => {
+    const endpoint = new ScriptedKmsEndpoint([{ status: 500, body: { __type: 'KMSInternalException', message: 'internal' } }]);
+    const realKms = new KMSClient(sdkClientConfig({
+      region: REGION, credentials, requestHandler: endpoint, retryStrategy: new ConfiguredRetryStrategy(3, () => 1),
+    }));
+    await expect(onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation } })).rejects.toThrow(
+      /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): KMSInternalException: a transient KMS fault that persisted through 3 attempts; retry the deployment\.$/);
+    expect(endpoint.operations).toHaveLength(3);
+  });
+
+  test('the default client configuration uses the standard retry mode with 8 attempts', () => {
+    expect(sdkClientConfig()).toEqual({ maxAttempts: 8, retryMode: 'standard' });
+  });
+
+  test('a call that never answers fails with the time-out message before the deadline', async () => {
+    // GIVEN: 300 ms before the cut-off (deadline minus the 5 s safety margin)
+    kmsMock.on(DeleteImportedKeyMaterialCommand).callsFake(() => new Promise(() => undefined));
+    const deadline = new Deadline(Date.now() + 5_300, 5_000);
+    const started = Date.now();
+
+    // WHEN / THEN
+    await expect(onEvent(deleteEvent(props()), { ...options, deadline })).rejects.toThrow(
+      /^KMS DeleteImportedKeyMaterial for key arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(resource KeyMaterialC0FFEE42\) ran out of time before the Lambda function's deadline: transient KMS faults .* persisted through the SDK's retries; retry the deployment\.$/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(Date.now()).toBeLessThan(deadline.at!);
+  });
+
+  test('the SDK request receives an abort signal that fires at the cut-off', async () => {
+    // GIVEN: an endpoint that only ends when its abort signal fires
+    const seen: { aborted?: boolean } = {};
+    const hanging = {
+      handle: (_request: unknown, opts?: { abortSignal?: AbortSignal }) => new Promise<never>((_, reject) => {
+        opts?.abortSignal?.addEventListener('abort', () => {
+          seen.aborted = true;
+          reject(Object.assign(new Error('Request aborted'), { name: 'AbortError' }));
+        });
+      }),
+      updateHttpClientConfig: () => undefined,
+      httpHandlerConfigs: () => ({}),
+    };
+    const realKms = new KMSClient(sdkClientConfig({ region: REGION, credentials, requestHandler: hanging }));
+
+    // WHEN
+    await expect(onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation }, deadline: new Deadline(Date.now() + 5_200, 5_000) }))
+      .rejects.toThrow(/ran out of time/);
+
+    // THEN
+    expect(seen.aborted).toBe(true);
+  });
+
+  test('handler bounds the default clients by the Lambda remaining time', async () => {
+    // GIVEN: default clients (prototype mocked), 5.3 s left in the invocation
+    process.env.AWS_REGION = REGION;
+    const classMock = mockClient(KMSClient);
+    try {
+      classMock.on(DeleteImportedKeyMaterialCommand).callsFake(() => new Promise(() => undefined));
+      const started = Date.now();
+
+      // WHEN / THEN
+      await expect(handler(deleteEvent(props()), { getRemainingTimeInMillis: () => 5_300 })).rejects.toThrow(/ran out of time/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(classMock).toHaveReceivedCommandWith(DeleteImportedKeyMaterialCommand, { KeyId: KEY_ARN });
+    } finally {
+      classMock.restore();
+    }
+  });
+});
+
+describe('logs', () => {
+  test('are JSON lines with request type and logical id, and never hold the material, secret, response URL or import token', async () => {
+    // GIVEN
+    const material = materialBytes(32, 77);
+    const secretString = JSON.stringify({ material: material.toString('base64') });
+    secretHoldsString(secretString);
+    kmsAcceptsImports();
+    const lines: string[] = [];
+    logSpy.mockImplementation((...args: unknown[]) => lines.push(args.map(String).join(' ')));
+    const resourceProperties: KeyMaterialResourceProperties = props({ Material: { SecretArn: SECRET_ARN, Encoding: 'BASE64', JsonField: 'material' } });
+
+    // WHEN
+    await onEvent(createEvent(resourceProperties), options);
+
+    // THEN
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    const forbidden = [
+      material.toString('base64'), material.toString('hex'), secretString, RESPONSE_URL,
+      IMPORT_TOKEN.toString(), IMPORT_TOKEN.toString('base64'), Buffer.from(WRAPPING_PUBLIC_KEY_DER).toString('base64').slice(0, 40),
+    ];
+    for (const line of lines) {
+      const parsed = JSON.parse(line);
+      expect(parsed).toEqual(expect.objectContaining({ requestType: 'Create', logicalResourceId: LOGICAL_ID, keyId: KEY_ID }));
+      for (const f of forbidden) {
+        expect(line).not.toContain(f);
+      }
+    }
+    const last = JSON.parse(lines[lines.length - 1]);
+    expect(last).toEqual(expect.objectContaining({ level: 'INFO', outcome: 'IMPORTED', durationMs: expect.any(Number) }));
+  });
+
+  test('a failure is logged with the actionable message and outcome FAILED', async () => {
+    secretHoldsBinary(materialBytes(16));
+    const lines: string[] = [];
+    logSpy.mockImplementation((...args: unknown[]) => lines.push(args.map(String).join(' ')));
+    await expect(onEvent(createEvent(withMaterial()), options)).rejects.toThrow(/received 16 bytes/);
+    const last = JSON.parse(lines[lines.length - 1]);
+    expect(last).toEqual(expect.objectContaining({ level: 'ERROR', outcome: 'FAILED', requestType: 'Create', logicalResourceId: LOGICAL_ID }));
+    expect(last.error).toMatch(/expected exactly 32 bytes \(256 bits\), received 16 bytes/);
+  });
+});
