@@ -35,7 +35,14 @@ export class KmsLifecycleExampleStack extends Stack {
   }
 }
 
-const app = new App();
-new KmsLifecycleExampleStack(app, 'KmsLifecycleExample');
-Validations.of(app).addPlugins(new NagValidationPlugin(app));
-app.synth();
+/** The example app, checked by cdk-nag (AwsSolutions) on synth. */
+export function createApp(): App {
+  const app = new App();
+  new KmsLifecycleExampleStack(app, 'KmsLifecycleExample');
+  Validations.of(app).addPlugins(new NagValidationPlugin(app));
+  return app;
+}
+
+if (require.main === module) {
+  createApp().synth();
+}

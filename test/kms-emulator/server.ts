@@ -1,0 +1,388 @@
+/**
+ * The HTTP server: one endpoint answers KMS and Secrets Manager (JSON 1.1, routed by the
+ * X-Amz-Target prefix) and CloudFormation (Query protocol, form-encoded `Action=`).
+ * Signatures are not checked.
+ */
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Stacks, errorXml } from './cloudformation';
+import { ServiceError, err } from './errors';
+import { Fault, FaultInjector, FaultKind, FaultOptions, FaultStats } from './faults';
+import { KmsKeys, SeedKey, SeededKey } from './kms';
+import { SeedSecret, Secrets } from './secrets';
+import { CustomKeyStores, SeedCustomKeyStore, StoreBehaviour } from './stores';
+import { Input, Output } from './wire';
+
+export interface EmulatorOptions {
+  /** Default 'us-east-1'. Key ARNs in another Region are NotFoundException. */
+  region?: string;
+  /** Default '111122223333'. */
+  accountId?: string;
+  /** Default time CONNECTING lasts before CONNECTED/FAILED. Default 20 ms. */
+  connectDelayMs?: number;
+  /** Default time DISCONNECTING lasts. Default 20 ms. */
+  disconnectDelayMs?: number;
+  /** Base clock in epoch ms (default Date.now); `advanceTime` adds an offset on top. */
+  now?: () => number;
+  /** Listen port on 127.0.0.1. Default 0 (random). */
+  port?: number;
+}
+
+export type ServiceName = 'kms' | 'secretsmanager' | 'cloudformation';
+
+export interface CallRecord {
+  service: ServiceName;
+  operation: string;
+  /** The request members; binary (blob) members are replaced by their length in bytes. */
+  input: Record<string, unknown>;
+  /** ok = answered 200; error = service error; fault = injected fault (see `fault`). */
+  outcome: 'ok' | 'error' | 'fault';
+  /** Error name (`__type` / Query `Code`), for outcome error and for error-kind faults. */
+  error?: string;
+  message?: string;
+  fault?: FaultKind;
+  at: string;
+}
+
+export interface EmulatorState {
+  keys: unknown[];
+  customKeyStores: unknown[];
+  secrets: unknown[];
+  stacks: Record<string, string>;
+  outstandingImportTokens: number;
+  now: string;
+}
+
+const BLOB_MEMBERS = new Set(['Plaintext', 'CiphertextBlob', 'ImportToken', 'EncryptedKeyMaterial', 'PublicKey', 'SecretBinary']);
+
+export class Emulator {
+  public readonly calls: CallRecord[] = [];
+  private readonly server: http.Server;
+  private readonly faults = new FaultInjector();
+  private readonly kms: KmsKeys;
+  private readonly stores: CustomKeyStores;
+  private readonly secrets: Secrets;
+  private readonly stacks: Stacks;
+  private timeOffsetMs = 0;
+  private url = '';
+  private readonly now: () => number;
+
+  constructor(options: EmulatorOptions = {}) {
+    const region = options.region ?? 'us-east-1';
+    const accountId = options.accountId ?? '111122223333';
+    const base = options.now ?? Date.now;
+    const now = () => base() + this.timeOffsetMs;
+    this.now = now;
+    this.stores = new CustomKeyStores(now, {
+      connectDelayMs: options.connectDelayMs ?? 20,
+      disconnectDelayMs: options.disconnectDelayMs ?? 20,
+    });
+    this.kms = new KmsKeys(now, region, accountId, this.stores);
+    this.secrets = new Secrets(now, region, accountId);
+    this.stacks = new Stacks(now, region, accountId);
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        if (!res.headersSent && !res.destroyed) {
+          send(res, 500, 'application/x-amz-json-1.1', JSON.stringify({ __type: 'InternalFailure', message: String(e) }));
+        }
+      });
+    });
+  }
+
+  /** `http://127.0.0.1:PORT` — pass as `endpoint` to the SDK clients. */
+  public get endpoint(): string {
+    return this.url;
+  }
+
+  public async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  public async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ------------------------------------------------------------------ inspection
+
+  /** Deep copy of everything, JSON-friendly (dates as ISO strings). Secret values included: test-only. */
+  public state(): EmulatorState {
+    this.kms.sweep();
+    return JSON.parse(JSON.stringify({
+      keys: this.kms.dump(),
+      customKeyStores: this.stores.dump(),
+      secrets: this.secrets.dump(),
+      stacks: this.stacks.dump(),
+      outstandingImportTokens: this.kms.outstandingImportTokens(),
+      now: new Date(this.now()).toISOString(),
+    }));
+  }
+
+  public stats(): FaultStats {
+    return this.faults.snapshot();
+  }
+
+  public resetCalls(): void {
+    this.calls.length = 0;
+    this.faults.resetStats();
+  }
+
+  // ------------------------------------------------------------------ seeding
+
+  /** Create a key directly (no HTTP). EXTERNAL keys can be given plaintext `material`. */
+  public createKey(seed: SeedKey = {}): SeededKey {
+    return this.kms.seed(seed);
+  }
+
+  /** Create a secret or add a version. Returns the secret ARN. */
+  public putSecret(seed: SeedSecret): string {
+    return this.secrets.put(seed);
+  }
+
+  public deleteSecret(nameOrArn: string): void {
+    this.secrets.delete(nameOrArn);
+  }
+
+  /** Create a custom key store directly. Returns its id (`cks-` + 17 hex digits). */
+  public createCustomKeyStore(seed: SeedCustomKeyStore): string {
+    return this.stores.seed(seed);
+  }
+
+  /** Per-store connect/disconnect delays and forced connection failure. */
+  public setStoreBehaviour(storeIdOrName: string, behaviour: StoreBehaviour): void {
+    this.stores.setBehaviour(storeIdOrName, behaviour);
+  }
+
+  /** Set what DescribeStacks reports (default CREATE_COMPLETE for any stack). Returns the stack id. */
+  public setStackStatus(stackIdOrName: string, status: string, reason?: string): string {
+    return this.stacks.setStatus(stackIdOrName, status, reason);
+  }
+
+  /** DescribeStacks will answer ValidationError "Stack with id X does not exist". */
+  public removeStack(stackIdOrName: string): void {
+    this.stacks.remove(stackIdOrName);
+  }
+
+  /** Move the emulator's clock forward (material expiry, deletion windows, store transitions, token expiry). */
+  public advanceTime(ms: number): void {
+    this.timeOffsetMs += ms;
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  /** Random faults from a seeded PRNG; `null` turns them off. */
+  public injectFaults(options: FaultOptions | null): void {
+    this.faults.inject(options);
+  }
+
+  /** The next `count` calls of `operation` (e.g. 'DescribeKey', 'GetSecretValue', 'DescribeStacks') fail with `kind`. */
+  public failNext(operation: string, count: number, kind: FaultKind): void {
+    this.faults.failNext(operation, count, kind);
+  }
+
+  public clearFaults(): void {
+    this.faults.clear();
+  }
+
+  // ------------------------------------------------------------------ protocol
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const requestId = crypto.randomUUID();
+    const target = header(req, 'x-amz-target');
+    if (target) {
+      await this.handleJson(target, body, requestId, req, res);
+    } else if ((header(req, 'content-type') ?? '').includes('application/x-www-form-urlencoded')) {
+      await this.handleQuery(new URLSearchParams(body.toString('utf8')), requestId, req, res);
+    } else {
+      sendJson(res, requestId, 400, { __type: 'UnknownOperationException', message: `Unroutable request ${req.method} ${req.url}` });
+    }
+  }
+
+  private async handleJson(target: string, body: Buffer, requestId: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const dot = target.indexOf('.');
+    const prefix = target.slice(0, dot);
+    const operation = target.slice(dot + 1);
+    const service: ServiceName | undefined = prefix === 'TrentService' ? 'kms' : prefix === 'secretsmanager' ? 'secretsmanager' : undefined;
+    let input: Input = {};
+    try {
+      const text = body.toString('utf8').trim();
+      input = text ? JSON.parse(text) : {};
+    } catch {
+      sendJson(res, requestId, 400, { __type: 'SerializationException', message: 'Request body is not valid JSON' });
+      return;
+    }
+    if (!service) {
+      sendJson(res, requestId, 400, { __type: 'UnknownOperationException', message: `Unknown target ${target}` });
+      return;
+    }
+    const record = this.record(service, operation, input);
+    const fault = this.faults.decide(operation);
+    if (fault && (await this.applyFault(fault, record, req))) {
+      const e = faultError(fault.kind, service);
+      record.error = e.type;
+      sendJson(res, requestId, e.status, { __type: e.type, message: e.message });
+      return;
+    }
+    if (fault && fault.kind === 'dropConnection') return;
+    try {
+      const out = await this.dispatch(service, operation, input);
+      record.outcome = 'ok'; // a 'slow' fault still answers normally
+      sendJson(res, requestId, 200, out);
+    } catch (e) {
+      const se = e instanceof ServiceError ? e : new ServiceError('InternalFailure', `Emulator bug: ${(e as Error).stack ?? e}`, 500);
+      record.outcome = 'error';
+      record.error = se.type;
+      record.message = se.message;
+      sendJson(res, requestId, se.status, { __type: se.type, message: se.message });
+    }
+  }
+
+  private async handleQuery(params: URLSearchParams, requestId: string, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const operation = params.get('Action') ?? '';
+    const input: Input = {};
+    params.forEach((v, k) => {
+      if (k !== 'Action' && k !== 'Version') input[k] = v;
+    });
+    const record = this.record('cloudformation', operation, input);
+    const xmlType = 'text/xml';
+    const fault = this.faults.decide(operation);
+    if (fault && (await this.applyFault(fault, record, req))) {
+      const e = faultError(fault.kind, 'cloudformation');
+      record.error = e.type;
+      send(res, e.status, xmlType, errorXml(e.type, e.message, requestId, e.status < 500), requestId);
+      return;
+    }
+    if (fault && fault.kind === 'dropConnection') return;
+    try {
+      if (operation !== 'DescribeStacks') throw err('InvalidAction', `The action ${operation} is not valid for this web service.`);
+      const xml = this.stacks.describeStacks(params, requestId);
+      record.outcome = 'ok'; // a 'slow' fault still answers normally
+      send(res, 200, xmlType, xml, requestId);
+    } catch (e) {
+      const se = e instanceof ServiceError ? e : new ServiceError('InternalFailure', String(e), 500);
+      record.outcome = 'error';
+      record.error = se.type;
+      record.message = se.message;
+      send(res, se.status, xmlType, errorXml(se.type, se.message, requestId, se.status < 500), requestId);
+    }
+  }
+
+  /** Returns true when the fault is an error response the caller must send. */
+  private async applyFault(fault: Fault, record: CallRecord, req: http.IncomingMessage): Promise<boolean> {
+    record.outcome = 'fault';
+    record.fault = fault.kind;
+    switch (fault.kind) {
+      case 'dropConnection':
+        req.socket.destroy();
+        return false;
+      case 'slow':
+        await new Promise((r) => setTimeout(r, fault.slowMs));
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  private record(service: ServiceName, operation: string, input: Input): CallRecord {
+    const record: CallRecord = { service, operation, input: redactBlobs(input) as Record<string, unknown>, outcome: 'ok', at: new Date().toISOString() };
+    this.calls.push(record);
+    return record;
+  }
+
+  private async dispatch(service: ServiceName, operation: string, input: Input): Promise<Output> {
+    if (service === 'secretsmanager') {
+      if (operation === 'GetSecretValue') return this.secrets.getSecretValue(input);
+      throw err('UnknownOperationException', `The emulator does not implement secretsmanager.${operation}`);
+    }
+    this.kms.sweep();
+    const k = this.kms;
+    const s = this.stores;
+    switch (operation) {
+      case 'CreateKey': return k.createKey(input);
+      case 'DescribeKey': return k.describeKey(input);
+      case 'ListKeys': return k.listKeys(input);
+      case 'EnableKey': return k.enableKey(input);
+      case 'DisableKey': return k.disableKey(input);
+      case 'ScheduleKeyDeletion': return k.scheduleKeyDeletion(input);
+      case 'CancelKeyDeletion': return k.cancelKeyDeletion(input);
+      case 'GetParametersForImport': return k.getParametersForImport(input);
+      case 'ImportKeyMaterial': return k.importKeyMaterial(input);
+      case 'DeleteImportedKeyMaterial': return k.deleteImportedKeyMaterial(input);
+      case 'RotateKeyOnDemand': return k.rotateKeyOnDemand(input);
+      case 'ListKeyRotations': return k.listKeyRotations(input);
+      case 'Encrypt': return k.encrypt(input);
+      case 'Decrypt': return k.decrypt(input);
+      case 'CreateCustomKeyStore': return s.create(input);
+      case 'DescribeCustomKeyStores': return s.describe(input);
+      case 'ConnectCustomKeyStore': return s.connect(input);
+      case 'DisconnectCustomKeyStore': return s.disconnect(input);
+      case 'UpdateCustomKeyStore': return s.update(input);
+      case 'DeleteCustomKeyStore': return s.delete(input, (id) => k.keysInStore(id));
+      default:
+        throw err('UnknownOperationException', `The emulator does not implement TrentService.${operation}`);
+    }
+  }
+}
+
+/** Start an emulator on 127.0.0.1 (random port unless `options.port`). */
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  return new Emulator(options).listen(options.port ?? 0);
+}
+
+function faultError(kind: FaultKind, service: ServiceName): ServiceError {
+  const message = `Injected fault: ${kind}`;
+  if (service === 'cloudformation') {
+    if (kind === 'ThrottlingException') return new ServiceError('Throttling', 'Rate exceeded', 400);
+    return new ServiceError('InternalFailure', message, kind === 'DependencyTimeoutException' ? 503 : 500);
+  }
+  if (service === 'secretsmanager' && kind === 'KMSInternalException') return new ServiceError('InternalServiceError', message, 500);
+  if (service === 'secretsmanager' && kind === 'DependencyTimeoutException') return new ServiceError('ServiceUnavailable', message, 503);
+  return new ServiceError(kind, kind === 'ThrottlingException' ? 'Rate exceeded' : message);
+}
+
+function redactBlobs(value: unknown, name?: string): unknown {
+  if (name && BLOB_MEMBERS.has(name) && typeof value === 'string') return Buffer.from(value, 'base64').length;
+  if (Array.isArray(value)) return value.map((v) => redactBlobs(v));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactBlobs(v, k)]));
+  }
+  return value;
+}
+
+function header(req: http.IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res: http.ServerResponse, requestId: string, status: number, body: unknown): void {
+  send(res, status, 'application/x-amz-json-1.1', JSON.stringify(body), requestId);
+}
+
+function send(res: http.ServerResponse, status: number, contentType: string, body: string, requestId?: string): void {
+  if (res.destroyed) return;
+  const data = Buffer.from(body, 'utf8');
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': data.length,
+    ...(requestId ? { 'x-amzn-requestid': requestId } : {}),
+  });
+  res.end(data);
+}
