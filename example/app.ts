@@ -3,12 +3,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ExternalKey, ImportedKeyMaterial, KeyMaterial } from '../lib';
+import {
+  AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyStoreBackend, XksProxyConnectivity,
+} from '../lib';
 import { NagValidationPlugin } from './nag';
 
 /**
- * The example app: an ExternalKey with material from a secret, and the lower-level construct on
- * an imported key ARN. Synthesizes with no AWS account (`npx cdk synth`).
+ * The example app: an ExternalKey with material from a secret, the lower-level construct on an
+ * imported key ARN, an external key store and an adopted store id. Synthesizes with no AWS account (`npx cdk synth`).
  */
 export class KmsLifecycleExampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
@@ -32,6 +34,21 @@ export class KmsLifecycleExampleStack extends Stack {
     new ImportedKeyMaterial(this, 'LegacyKeyMaterial', {
       key: kms.Key.fromKeyArn(this, 'LegacyKey', `arn:aws:kms:${this.region}:${this.account}:key/1234abcd-12ab-34cd-56ef-1234567890ab`),
     });
+
+    // An external key store, connected on deploy; deleted on destroy (DESTROY), after a disconnect.
+    new CustomKeyStore(this, 'XksStore', {
+      customKeyStoreName: 'kms-lifecycle-example-xks',
+      backend: KeyStoreBackend.externalKeyStore({
+        proxyUriEndpoint: 'https://xks.example.com',
+        proxyUriPath: '/example/kms/xks/v1',
+        connectivity: XksProxyConnectivity.PUBLIC_ENDPOINT,
+        proxyAuthenticationCredential: secretsmanager.Secret.fromSecretNameV2(this, 'XksCredential', 'kms-lifecycle/xks-proxy-credential'),
+      }),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    // When this stack is destroyed, delete a custom key store created elsewhere.
+    new AdoptedCustomKeyStore(this, 'OldStore', { customKeyStoreId: 'cks-1234567890abcdef0' });
   }
 }
 

@@ -1,3 +1,5 @@
 export * from './key-material';
 export * from './imported-key-material';
 export * from './external-key';
+export * from './custom-key-store';
+export * from './adopted-custom-key-store';

@@ -2,6 +2,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { isAsymmetricKeySpec } from '../lambda/key-material-provider/contract';
+import { grantGetSecretValue } from './private/secrets';
 
 /**
  * How plaintext key material is encoded in a Secrets Manager secret.
@@ -128,7 +129,7 @@ class SecretKeyMaterial extends KeyMaterial {
     if (encoding === MaterialEncoding.PEM && !isAsymmetricKeySpec(keySpec)) {
       throw new Error(`${scope.node.path}: a PEM secret holds an asymmetric private key, which cannot be material for a ${keySpec} key; store the raw material as SecretBinary, base64 or hex instead`);
     }
-    grantReadSecretValue(this.secret, grantee);
+    grantGetSecretValue(this.secret, grantee);
     return {
       secretArn: this.secret.secretArn,
       encoding,
@@ -136,26 +137,6 @@ class SecretKeyMaterial extends KeyMaterial {
       versionId: this.options.versionId,
       versionStage: this.options.versionStage,
     };
-  }
-}
-
-/**
- * Grants exactly secretsmanager:GetSecretValue on the secret, and kms:Decrypt through Secrets
- * Manager on its customer-managed encryption key.
- */
-function grantReadSecretValue(secret: secretsmanager.ISecret, grantee: iam.IGrantable): void {
-  // A secret imported by name has a partial ARN: match the 6-character suffix Secrets Manager adds.
-  const secretArn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
-  iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [secretArn] });
-  if (secret.encryptionKey) {
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['kms:Decrypt'],
-      resourceArns: [secret.encryptionKey.keyArn],
-      conditions: {
-        StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` },
-      },
-    });
   }
 }
 

@@ -1,0 +1,44 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { createStoreResource, KeysRemainingBehaviour } from './custom-key-store';
+import { CustomKeyStoreBase, validateStoreId } from './private/custom-key-store-base';
+import { CustomKeyStoreProvider } from './private/custom-key-store-provider';
+
+/** Properties of `AdoptedCustomKeyStore`. */
+export interface AdoptedCustomKeyStoreProps {
+  /** The id of the existing store (`cks-` followed by 17 hexadecimal digits). */
+  readonly customKeyStoreId: string;
+
+  /**
+   * What the delete does when KMS keys still live in the store (keys pending deletion count).
+   *
+   * @default KeysRemainingBehaviour.FAIL
+   */
+  readonly keysRemaining?: KeysRemainingBehaviour;
+}
+
+/**
+ * Adopts a custom key store created elsewhere, only so that it is deleted when the stack is
+ * destroyed (or this construct is removed): disconnect, wait until DISCONNECTED, delete. Nothing
+ * about the store changes on deploy; the deploy fails if the store does not exist.
+ *
+ * @example
+ * // When this stack is destroyed, delete custom key store cks-1234567890abcdef0.
+ * new AdoptedCustomKeyStore(this, 'OldStore', { customKeyStoreId: 'cks-1234567890abcdef0' });
+ */
+export class AdoptedCustomKeyStore extends CustomKeyStoreBase {
+  public readonly customKeyStoreId: string;
+
+  constructor(scope: Construct, id: string, props: AdoptedCustomKeyStoreProps) {
+    super(scope, id);
+    validateStoreId(`${this.node.path}: customKeyStoreId`, props.customKeyStoreId);
+    const provider = CustomKeyStoreProvider.getOrCreate(this);
+    const resource = createStoreResource(this, provider, {
+      Adopt: 'true',
+      CustomKeyStoreId: props.customKeyStoreId,
+      Connect: 'false',
+      KeysRemaining: props.keysRemaining ?? KeysRemainingBehaviour.FAIL,
+    }, RemovalPolicy.DESTROY);
+    this.customKeyStoreId = resource.ref;
+  }
+}

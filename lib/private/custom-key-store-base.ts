@@ -1,0 +1,50 @@
+import { Resource, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { CUSTOM_KEY_STORE_ID_PATTERN } from '../../lambda/custom-key-store-provider/contract';
+import type { ICustomKeyStore } from '../custom-key-store';
+import {
+  CONNECT_CUSTOM_KEY_STORE_ACTIONS, DELETE_CUSTOM_KEY_STORE_ACTIONS, DESCRIBE_CUSTOM_KEY_STORES_ACTIONS,
+  DISCONNECT_CUSTOM_KEY_STORE_ACTIONS,
+} from './actions';
+import { validatePattern } from './validation';
+
+/**
+ * Grants shared by every custom key store. KMS accepts only `Resource: "*"` for custom key store
+ * actions, so a grant covers the stores of this account (kms:CallerAccount), not one store.
+ */
+export abstract class CustomKeyStoreBase extends Resource implements ICustomKeyStore {
+  public abstract readonly customKeyStoreId: string;
+
+  /** Grants kms:DeleteCustomKeyStore. */
+  public grantDelete(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, DELETE_CUSTOM_KEY_STORE_ACTIONS);
+  }
+
+  /** Grants kms:ConnectCustomKeyStore. */
+  public grantConnect(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, CONNECT_CUSTOM_KEY_STORE_ACTIONS);
+  }
+
+  /** Grants kms:DisconnectCustomKeyStore. */
+  public grantDisconnect(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, DISCONNECT_CUSTOM_KEY_STORE_ACTIONS);
+  }
+
+  /** Grants kms:DescribeCustomKeyStores. */
+  public grantDescribe(grantee: iam.IGrantable): iam.Grant {
+    return this.grant(grantee, DESCRIBE_CUSTOM_KEY_STORES_ACTIONS);
+  }
+
+  private grant(grantee: iam.IGrantable, actions: string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions,
+      resourceArns: ['*'],
+      conditions: { StringEquals: { 'kms:CallerAccount': Stack.of(this).account } },
+    });
+  }
+}
+
+export function validateStoreId(what: string, id: string): void {
+  validatePattern(what, id, CUSTOM_KEY_STORE_ID_PATTERN, "match 'cks-' followed by 17 hexadecimal digits");
+}

@@ -1,0 +1,67 @@
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Construct } from 'constructs';
+import { QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES } from '../../lambda/custom-key-store-provider/contract';
+import { CUSTOM_KEY_STORE_HANDLER_ACTIONS } from './actions';
+import { HandlerProvider } from './handler-provider';
+
+/** Construct id of the per-stack provider. Part of the public contract: don't rename. */
+export const CUSTOM_KEY_STORE_PROVIDER_ID = 'CdkKmsLifecycleCustomKeyStoreProvider';
+
+/** The service-linked role KMS uses for CloudHSM key stores. */
+const CKS_SERVICE = 'cks.kms.amazonaws.com';
+
+/**
+ * The custom key store provider: one per stack, with its own role, separate from the
+ * key-material provider's. Waits (connect, disconnect) run in the framework's isComplete loop.
+ */
+export class CustomKeyStoreProvider extends HandlerProvider {
+  public static getOrCreate(scope: Construct): CustomKeyStoreProvider {
+    const stack = Stack.of(scope);
+    const existing = stack.node.tryFindChild(CUSTOM_KEY_STORE_PROVIDER_ID);
+    return (existing as CustomKeyStoreProvider | undefined) ?? new CustomKeyStoreProvider(stack, CUSTOM_KEY_STORE_PROVIDER_ID);
+  }
+
+  private cloudHsmGranted = false;
+
+  private constructor(scope: Construct, id: string) {
+    super(scope, id, {
+      bundle: 'custom-key-store-provider',
+      description: 'cdk-kms-lifecycle: creates, connects, updates and deletes KMS custom key stores',
+      timeout: Duration.minutes(5),
+      onEventHandler: 'onEventHandler',
+      isCompleteHandler: 'isCompleteHandler',
+      queryInterval: Duration.seconds(QUERY_INTERVAL_SECONDS),
+      totalTimeout: Duration.minutes(TOTAL_TIMEOUT_MINUTES),
+    });
+    const account = this.stack.account;
+    // Custom key store actions accept only Resource "*": scope them to this account. DescribeKey
+    // (with ListKeys) finds the keys that still live in a store before it is deleted (any key).
+    this.addToRolePolicy(new iam.PolicyStatement({
+      actions: CUSTOM_KEY_STORE_HANDLER_ACTIONS,
+      resources: ['*'],
+      conditions: { StringEquals: { 'kms:CallerAccount': account } },
+    }));
+    // ListKeys has no condition keys at all (a kms:CallerAccount condition would never match).
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }));
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'The custom key store actions (Create/Connect/Disconnect/Update/Delete/DescribeCustomKeyStores) and kms:ListKeys accept only Resource "*" in IAM, as does cloudhsm:DescribeClusters; the KMS ones are limited to this account with kms:CallerAccount. kms:DescribeKey (read-only) must reach any key of the account, to list the keys that still live in a store before it is deleted.',
+    });
+  }
+
+  /** CloudHSM key stores also need cloudhsm:DescribeClusters and the KMS custom key store service-linked role. */
+  public grantCloudHsm(): void {
+    if (this.cloudHsmGranted) return;
+    this.cloudHsmGranted = true;
+    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] }));
+    this.addToRolePolicy(new iam.PolicyStatement({
+      actions: ['iam:CreateServiceLinkedRole'],
+      resources: [this.stack.formatArn({
+        service: 'iam', region: '', resource: 'role',
+        resourceName: `aws-service-role/${CKS_SERVICE}/AWSServiceRoleForKeyManagementServiceCustomKeyStores`,
+      })],
+      conditions: { StringEquals: { 'iam:AWSServiceName': CKS_SERVICE } },
+    }));
+  }
+}
