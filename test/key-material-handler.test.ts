@@ -587,6 +587,25 @@ describe('Update', () => {
     expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });
 
+  test('when the rotation fails, deletes the new material pending rotation so that a retried deployment rotates again', async () => {
+    // GIVEN (found by test/lifecycle-key-material.test.ts: the retry used to succeed as EXISTING_KEY_MATERIAL, never rotating)
+    secretHoldsBinary(Buffer.from(materialBytes(32, 99)));
+    kmsAcceptsImports();
+    const newMaterialId = 'b'.repeat(64);
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'EXISTING_KEY_MATERIAL' }).rejects(kmsError(IncorrectKeyMaterialException, 'incorrect'));
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'NEW_KEY_MATERIAL' }).resolves({ KeyId: KEY_ARN, KeyMaterialId: newMaterialId });
+    kmsMock.on(RotateKeyOnDemandCommand).rejects(kmsError(KMSInvalidStateException, 'key is disabled'));
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN, KeyMaterialId: newMaterialId });
+
+    // WHEN
+    const update = onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    await expect(update).rejects.toThrow(/^KMS RotateKeyOnDemand failed for key .*KMSInvalidStateException/);
+    expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
+    expect(kmsMock).toHaveReceivedCommandWith(DeleteImportedKeyMaterialCommand, { KeyId: KEY_ARN, KeyMaterialId: newMaterialId });
+  });
+
   test('refuses new material for an RSA key and names the way out', async () => {
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
     const before = withMaterial({ KeySpec: 'RSA_2048' });

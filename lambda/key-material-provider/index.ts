@@ -307,12 +307,34 @@ async function changeMaterial(ctx: Context, oldProps: KeyMaterialResourcePropert
     try {
       await ctx.kms('RotateKeyOnDemand', (kms, abortSignal) => kms.send(new RotateKeyOnDemandCommand({ KeyId: ctx.keyArn }), { abortSignal }));
     } catch (err) {
+      // Left PENDING_ROTATION, the new material would make a retried deployment succeed as EXISTING_KEY_MATERIAL
+      // without ever rotating to it: remove it, so that a retry starts from the previous state.
+      await discardPendingMaterial(ctx, fresh.keyMaterialId);
       throw kmsFailure('RotateKeyOnDemand', err, ctx.subject());
     }
     ctx.outcome = 'ROTATED';
     return fresh;
   });
   return result(ctx, imported.keyMaterialId);
+}
+
+/**
+ * Deletes new material that is still PENDING_ROTATION (KMS then removes it from the key entirely). Runs on
+ * half of the deadline's safety margin, since the deadline itself may be what failed the rotation.
+ */
+async function discardPendingMaterial(ctx: Context, keyMaterialId: string | undefined): Promise<void> {
+  if (!keyMaterialId) {
+    return;
+  }
+  const deadline = ctx.deadline.at === undefined ? ctx.deadline : new Deadline(ctx.deadline.at, ctx.deadline.safetyMarginMs / 2);
+  try {
+    await deadline.run(
+      (abortSignal) => ctx.clients.kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ctx.keyArn, KeyMaterialId: keyMaterialId }), { abortSignal }),
+      () => timeoutMessage('KMS', 'DeleteImportedKeyMaterial', ctx.subject()));
+    ctx.log.warn('rotation failed: removed the new material that was pending rotation', { keyMaterialId });
+  } catch (err) {
+    ctx.log.error('rotation failed and the new material pending rotation could not be removed', { keyMaterialId, errorName: errorName(err) });
+  }
 }
 
 /** True when the stack is rolling back an update (then a refused change is being reversed). */

@@ -14,6 +14,24 @@ export interface Env {
   readonly account: string;
   readonly region: string;
   readonly stackName: string;
+  /**
+   * Physical ids of resources that exist somewhere concrete (e.g. the KMS emulator), by logical id:
+   * they win over the derived ones for `Ref`, `Fn::GetAtt <Id>.Arn` and other attributes.
+   * @default - every id is derived from the logical id
+   */
+  readonly physicalIds?: Readonly<Record<string, PhysicalIds>>;
+  /** The stack id (`AWS::StackId`). @default - derived from the stack name */
+  readonly stackId?: string;
+}
+
+/** What `Ref` and `Fn::GetAtt` give for one resource. */
+export interface PhysicalIds {
+  /** What `Ref` returns (key id, secret ARN, custom resource physical id, ...). */
+  readonly ref: string;
+  /** What `Fn::GetAtt <Id>.Arn` returns. @default - derived from the logical id */
+  readonly arn?: string;
+  /** Other attributes (`Fn::GetAtt <Id>.<Attr>`), e.g. a custom resource's Data. */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 export const TEST_ENV: Env = { account: '111111111111', region: 'us-east-1', stackName: 'TestStack' };
@@ -22,6 +40,8 @@ export const TEST_ENV: Env = { account: '111111111111', region: 'us-east-1', sta
 export function physicalArn(template: Template, logicalId: string, env: Env = TEST_ENV): string {
   const resource = template.Resources[logicalId];
   if (!resource) throw new Error(`no resource ${logicalId}`);
+  const known = env.physicalIds?.[logicalId]?.arn;
+  if (known !== undefined) return known;
   const { account, region } = env;
   switch (resource.Type) {
     case 'AWS::IAM::Role': return `arn:aws:iam::${account}:role/${logicalId}`;
@@ -52,6 +72,8 @@ export function resolve(template: Template, value: any, env: Env = TEST_ENV): an
       case 'Ref': return ref(template, arg, env);
       case 'Fn::GetAtt': {
         const [id, attr] = Array.isArray(arg) ? arg : String(arg).split('.');
+        const known = env.physicalIds?.[id]?.attributes?.[attr];
+        if (known !== undefined) return known;
         const arn = physicalArn(template, id, env);
         if (attr === 'Arn') return arn;
         if (attr === 'KeyId') return arn.split('/').pop();
@@ -79,10 +101,12 @@ function ref(template: Template, name: string, env: Env): string {
     case 'AWS::AccountId': return env.account;
     case 'AWS::URLSuffix': return 'amazonaws.com';
     case 'AWS::StackName': return env.stackName;
-    case 'AWS::StackId': return `arn:aws:cloudformation:${env.region}:${env.account}:stack/${env.stackName}/0b8b5a30-0000-0000-0000-000000000000`;
+    case 'AWS::StackId': return env.stackId ?? `arn:aws:cloudformation:${env.region}:${env.account}:stack/${env.stackName}/0b8b5a30-0000-0000-0000-000000000000`;
   }
   const resource = template.Resources[name];
   if (!resource) return name; // a parameter
+  const known = env.physicalIds?.[name]?.ref;
+  if (known !== undefined) return known;
   if (resource.Type === 'AWS::KMS::Key') return keyIdOf(name);
   if (resource.Type === 'AWS::IAM::Role') return name;
   return physicalArn(template, name, env);
