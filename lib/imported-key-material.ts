@@ -8,7 +8,7 @@ import {
 } from '../lambda/key-material-provider/contract';
 import { KeyMaterial, KeyMaterialExpiration } from './key-material';
 import {
-  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
+  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
 } from './private/actions';
 import { addToKeyPolicyOrElse, describeKey, grantOnKey, keyPolicyStatement, validateKey } from './private/key-info';
 import { KeyMaterialProvider } from './private/key-material-provider';
@@ -131,15 +131,17 @@ export class ImportedKeyMaterial extends Construct {
       () => provider.grantOnForeignKey(props.key.keyArn, actions, conditions),
     );
 
-    // DeleteImportedKeyMaterial: on destroy, and to re-import with a new expiration.
-    allow(DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
+    // DeleteImportedKeyMaterial: on destroy, and to re-import with a new expiration. A single-Region
+    // symmetric key can hold several materials: ListKeyRotations finds them all for destroy.
+    const rotatable = canRotateMaterial(keySpec, multiRegionFlag);
+    allow(rotatable ? [...DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, ...LIST_KEY_MATERIALS_ACTIONS] : DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
     const material = props.material?.bind(this, keySpec, provider.role);
     if (material && expiration) {
       allow(['kms:GetParametersForImport'], {
         StringEquals: { 'kms:WrappingAlgorithm': wrappingAlgorithmFor(keySpec), 'kms:WrappingKeySpec': WRAPPING_KEY_SPEC },
       });
       allow(['kms:ImportKeyMaterial'], { StringEquals: { 'kms:ExpirationModel': expiration.expirationModel } });
-      if (canRotateMaterial(keySpec, multiRegionFlag)) allow(ROTATE_KEY_MATERIAL_ACTIONS);
+      if (rotatable) allow(ROTATE_KEY_MATERIAL_ACTIONS);
     }
 
     const properties: Omit<KeyMaterialResourceProperties, 'ServiceToken'> = {

@@ -76,7 +76,7 @@ describe('ExternalKey', () => {
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          { Action: 'kms:DeleteImportedKeyMaterial', Effect: 'Allow', Principal: handlerRolePrincipal, Resource: '*' },
+          { Action: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'], Effect: 'Allow', Principal: handlerRolePrincipal, Resource: '*' },
         ]),
       },
     });

@@ -4,15 +4,6 @@
  */
 import { CampaignResult, runCampaign } from './lifecycle/campaign';
 
-/**
- * Wrong end states that are known defects, each with a failing lifecycle test that documents it
- * (test/lifecycle-key-material.test.ts, test.failing). Remove an entry when its defect is fixed.
- */
-const KNOWN_DEFECTS: RegExp[] = [
-  // Delete removes only the CURRENT material; after a rotation the NON_CURRENT one stays imported.
-  /^delete: SUCCESS but NON_CURRENT material remains imported$/,
-];
-
 let result: CampaignResult;
 let logSpy: jest.SpyInstance;
 
@@ -26,8 +17,7 @@ afterAll(() => {
 });
 
 test('every lifecycle converges to the right end state under 20% transient faults', () => {
-  const unexpected = result.problems.filter((p) => !KNOWN_DEFECTS.some((k) => k.test(`${p.step}: ${p.cause}`)));
-  expect(unexpected).toEqual([]);
+  expect(result.problems).toEqual([]);
 });
 
 test('faults of every kind were injected and the SDK retried them', () => {

@@ -14,6 +14,7 @@ import {
   KMSClient,
   KMSInvalidStateException,
   NotFoundException,
+  ListKeyRotationsCommand,
   RotateKeyOnDemandCommand,
   UnsupportedOperationException,
 } from '@aws-sdk/client-kms';
@@ -665,51 +666,117 @@ describe('Update', () => {
 });
 
 describe('Delete', () => {
-  test('deletes the imported material and keeps the physical id', async () => {
+  // Keys that hold one material (HMAC, asymmetric, multi-Region): the current material is deleted.
+  const hmac = (overrides: Partial<KeyMaterialResourceProperties> = {}) => props({ KeySpec: 'HMAC_256', ...overrides });
+  const OLD_MATERIAL_ID = 'b'.repeat(64);
+
+  test('deletes every imported material of a single-Region symmetric key, the current one first', async () => {
+    // GIVEN: a rotated key: the current material, a previous one, and one never imported
+    kmsMock.on(ListKeyRotationsCommand).resolves({
+      Rotations: [
+        { KeyId: KEY_ARN, KeyMaterialId: OLD_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'NON_CURRENT' },
+        { KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT' },
+        { KeyId: KEY_ARN, KeyMaterialId: 'c'.repeat(64), ImportState: 'PENDING_IMPORT', KeyMaterialState: 'NON_CURRENT' },
+      ],
+      Truncated: false,
+    });
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+
+    // WHEN
     const result = await onEvent(deleteEvent(withMaterial()), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock).toHaveReceivedCommandWith(ListKeyRotationsCommand, { KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' });
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID },
+      { KeyId: KEY_ARN, KeyMaterialId: OLD_MATERIAL_ID },
+    ]);
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('follows ListKeyRotations pages', async () => {
+    kmsMock.on(ListKeyRotationsCommand)
+      .resolvesOnce({ Rotations: [{ KeyMaterialId: KEY_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT' }], Truncated: true, NextMarker: 'page-2' })
+      .resolvesOnce({ Rotations: [{ KeyMaterialId: OLD_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'NON_CURRENT' }], Truncated: false });
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await onEvent(deleteEvent(props()), options);
+    expect(kmsMock.commandCalls(ListKeyRotationsCommand)[1].args[0].input).toEqual({ KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Marker: 'page-2' });
+    expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 2);
+  });
+
+  test('makes no delete call when a symmetric key has no imported material left', async () => {
+    kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('treats a symmetric key that no longer exists as already deleted', async () => {
+    kmsMock.on(ListKeyRotationsCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('deletes the current material when a symmetric key cannot list its materials (pending deletion)', async () => {
+    kmsMock.on(ListKeyRotationsCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending deletion.`));
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN }]);
+  });
+
+  test('points at the key policy when ListKeyRotations is denied', async () => {
+    kmsMock.on(ListKeyRotationsCommand).rejects(awsError('AccessDeniedException', 'denied'));
+    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(/^KMS ListKeyRotations failed for key arn:.*AccessDeniedException/);
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('deletes the current material of a key with one material and keeps the physical id', async () => {
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    const result = await onEvent(deleteEvent(withMaterial({ KeySpec: 'HMAC_256' })), options);
     expect(result).toEqual({ PhysicalResourceId: KEY_ID });
     expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
     expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
+    expect(kmsMock).not.toHaveReceivedCommand(ListKeyRotationsCommand);
     expect(smMock).not.toHaveReceivedAnyCommand();
   });
 
   test('deletes the pinned KeyMaterialId', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
     await onEvent(deleteEvent(props({ KeyMaterialId: KEY_MATERIAL_ID })), options);
-    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID });
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID }]);
+    expect(kmsMock).not.toHaveReceivedCommand(ListKeyRotationsCommand);
   });
 
   test('treats a key that no longer exists as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
-    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
   });
 
   test('treats a key pending import as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending import.`));
-    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
   });
 
   test('treats a key pending deletion as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `KeyState is PendingDeletion for ${KEY_ARN}`));
-    await expect(onEvent(deleteEvent(props()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()), options)).resolves.toEqual({ PhysicalResourceId: KEY_ID });
   });
 
   test('fails with the key state on another KMSInvalidStateException', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is unavailable.`));
-    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+    await expect(onEvent(deleteEvent(hmac()), options)).rejects.toThrow(
       /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): KMSInvalidStateException: the key's state does not allow this operation \(KMS says: "arn:.* is unavailable\."\)/);
   });
 
   test('tells to retain the material when the key is not EXTERNAL', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(UnsupportedOperationException, 'not external'));
-    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+    await expect(onEvent(deleteEvent(hmac()), options)).rejects.toThrow(
       /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): UnsupportedOperationException: the key's Origin is not EXTERNAL .* Set materialRemovalPolicy to RETAIN, or retain this resource when retrying the stack delete\.$/);
   });
 
   test('points at the key policy on AccessDeniedException', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(awsError('AccessDeniedException', 'denied'));
-    await expect(onEvent(deleteEvent(props()), options)).rejects.toThrow(
+    await expect(onEvent(deleteEvent(hmac()), options)).rejects.toThrow(
       /AccessDeniedException: the provider's role may not call kms:DeleteImportedKeyMaterial on this key\. Check the key policy grants the provider role kms:DeleteImportedKeyMaterial/);
   });
 
@@ -759,7 +826,7 @@ describe('transient faults and the deadline', () => {
     }));
 
     // WHEN
-    const result = await onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation } });
+    const result = await onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })), { clients: { kms: realKms, secretsManager, cloudFormation } });
 
     // THEN
     expect(result).toEqual({ PhysicalResourceId: KEY_ID });
@@ -771,7 +838,7 @@ describe('transient faults and the deadline', () => {
     const realKms = new KMSClient(sdkClientConfig({
       region: REGION, credentials, requestHandler: endpoint, retryStrategy: new ConfiguredRetryStrategy(3, () => 1),
     }));
-    await expect(onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation } })).rejects.toThrow(
+    await expect(onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })), { clients: { kms: realKms, secretsManager, cloudFormation } })).rejects.toThrow(
       /^KMS DeleteImportedKeyMaterial failed for key arn:.* \(resource KeyMaterialC0FFEE42\): KMSInternalException: a transient KMS fault that persisted through 3 attempts; retry the deployment\.$/);
     expect(endpoint.operations).toHaveLength(3);
   });
@@ -787,7 +854,7 @@ describe('transient faults and the deadline', () => {
     const started = Date.now();
 
     // WHEN / THEN
-    await expect(onEvent(deleteEvent(props()), { ...options, deadline })).rejects.toThrow(
+    await expect(onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })), { ...options, deadline })).rejects.toThrow(
       /^KMS DeleteImportedKeyMaterial for key arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(resource KeyMaterialC0FFEE42\) ran out of time before the Lambda function's deadline: transient KMS faults .* persisted through the SDK's retries; retry the deployment\.$/);
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(Date.now()).toBeLessThan(deadline.at!);
@@ -809,7 +876,7 @@ describe('transient faults and the deadline', () => {
     const realKms = new KMSClient(sdkClientConfig({ region: REGION, credentials, requestHandler: hanging }));
 
     // WHEN
-    await expect(onEvent(deleteEvent(props()), { clients: { kms: realKms, secretsManager, cloudFormation }, deadline: new Deadline(Date.now() + 5_200, 5_000) }))
+    await expect(onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })), { clients: { kms: realKms, secretsManager, cloudFormation }, deadline: new Deadline(Date.now() + 5_200, 5_000) }))
       .rejects.toThrow(/ran out of time/);
 
     // THEN
@@ -825,7 +892,7 @@ describe('transient faults and the deadline', () => {
       const started = Date.now();
 
       // WHEN / THEN
-      await expect(handler(deleteEvent(props()), { getRemainingTimeInMillis: () => 5_300 })).rejects.toThrow(/ran out of time/);
+      await expect(handler(deleteEvent(props({ KeySpec: 'HMAC_256' })), { getRemainingTimeInMillis: () => 5_300 })).rejects.toThrow(/ran out of time/);
       expect(Date.now() - started).toBeLessThan(2_000);
       expect(classMock).toHaveReceivedCommandWith(DeleteImportedKeyMaterialCommand, { KeyId: KEY_ARN });
     } finally {

@@ -77,9 +77,9 @@ test('the matrix covers every KMS key action', () => {
 test('the handler role can do exactly what the handler needs, key by key', async () => {
   const allowed = await allowedCells(logicalId('CdkKmsLifecycleKeyMaterialProviderHandlerRole', 'AWS::IAM::Role'), HANDLER_CONTEXT);
   expect(allowed).toEqual({
-    thisKey: ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:RotateKeyOnDemand'],
+    thisKey: ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations', 'kms:RotateKeyOnDemand'],
     otherKey: [],
-    protectedOutsideKey: ['kms:DeleteImportedKeyMaterial'],
+    protectedOutsideKey: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'],
     unrelatedOutsideKey: [],
   });
 });

@@ -389,7 +389,7 @@ describe('delete', () => {
     d.close();
   });
 
-  test.failing('destroy deletes every imported material of a rotated key, not only the CURRENT one (known defect: NON_CURRENT material stays imported)', async () => {
+  test('destroy deletes every imported material of a rotated key, not only the CURRENT one', async () => {
     const d = driver();
     await d.deploy(keyMaterialTemplate({ removalPolicy: RemovalPolicy.RETAIN }));
     await d.deploy(keyMaterialTemplate({ source: 'MaterialB', removalPolicy: RemovalPolicy.RETAIN }));

@@ -12,6 +12,7 @@ import {
   ImportKeyMaterialCommand,
   ImportKeyMaterialCommandInput,
   KMSClient,
+  ListKeyRotationsCommand,
   RotateKeyOnDemandCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -370,24 +371,70 @@ async function onDelete(ctx: Context): Promise<KeyMaterialResponse> {
     return { PhysicalResourceId: physicalResourceId };
   }
   requireKeyArn(ctx);
-  const keyMaterialId = ctx.props.KeyMaterialId || undefined;
+  const pinned = ctx.props.KeyMaterialId || undefined;
+  // A single-Region symmetric key can hold several materials (rotations): delete each one this key
+  // still has imported, the current one first, so nothing can be brought back by re-importing.
+  const ids = pinned ? [pinned] : canRotateMaterial(ctx.props.KeySpec, ctx.props.MultiRegion === 'true') ? await importedMaterialIds(ctx) : [undefined];
+  if (ids === 'GONE') {
+    ctx.outcome = 'ALREADY_GONE';
+    ctx.log.info('key not found: nothing to delete');
+    return { PhysicalResourceId: physicalResourceId };
+  }
+  ctx.outcome = ids.length === 0 ? 'ALREADY_GONE' : 'DELETED';
+  for (const keyMaterialId of ids) {
+    if (!(await deleteMaterial(ctx, keyMaterialId))) ctx.outcome = 'ALREADY_GONE';
+  }
+  ctx.log.info('imported material deleted', { materials: ids.length });
+  return { PhysicalResourceId: physicalResourceId };
+}
+
+/** Deletes one material (the current one without an id). False when there was nothing to delete. */
+async function deleteMaterial(ctx: Context, keyMaterialId: string | undefined): Promise<boolean> {
   try {
     await ctx.kms('DeleteImportedKeyMaterial', (kms, abortSignal) =>
       kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ctx.keyArn, ...(keyMaterialId ? { KeyMaterialId: keyMaterialId } : {}) }), { abortSignal }));
-    ctx.outcome = 'DELETED';
+    return true;
   } catch (err) {
     const name = errorName(err);
     if (name === 'NotFoundException') {
-      ctx.outcome = 'ALREADY_GONE';
-      ctx.log.info('key not found: nothing to delete');
-    } else if (name === 'KMSInvalidStateException' && ALREADY_GONE_STATE.test(errorMessage(err))) {
-      ctx.outcome = 'ALREADY_GONE';
-      ctx.log.info('key is pending import or pending deletion: no material to delete');
-    } else {
-      throw kmsFailure('DeleteImportedKeyMaterial', err, ctx.subject());
+      ctx.log.info('key or material not found: nothing to delete', { keyMaterialId });
+      return false;
     }
+    if (name === 'KMSInvalidStateException' && ALREADY_GONE_STATE.test(errorMessage(err))) {
+      ctx.log.info('key is pending import or pending deletion: no material to delete', { keyMaterialId });
+      return false;
+    }
+    throw kmsFailure('DeleteImportedKeyMaterial', err, ctx.subject());
   }
-  return { PhysicalResourceId: physicalResourceId };
+}
+
+/**
+ * The ids of every material the key still has imported (ListKeyRotations with ALL_KEY_MATERIAL),
+ * the current one first; 'GONE' when the key does not exist. Falls back to "the current material"
+ * ([undefined]) when KMS cannot list the key's materials (for example a key pending deletion).
+ */
+async function importedMaterialIds(ctx: Context): Promise<(string | undefined)[] | 'GONE'> {
+  const entries: { id: string; current: boolean }[] = [];
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await ctx.kms('ListKeyRotations', (kms, abortSignal) =>
+        kms.send(new ListKeyRotationsCommand({ KeyId: ctx.keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Marker: marker }), { abortSignal }));
+      for (const r of page.Rotations ?? []) {
+        if (r.KeyMaterialId && r.ImportState === 'IMPORTED') entries.push({ id: r.KeyMaterialId, current: r.KeyMaterialState === 'CURRENT' });
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+  } catch (err) {
+    const name = errorName(err);
+    if (name === 'NotFoundException') return 'GONE';
+    if (name === 'KMSInvalidStateException' || name === 'UnsupportedOperationException') {
+      ctx.log.info('cannot list the key materials: deleting the current material', { error: name });
+      return [undefined];
+    }
+    throw kmsFailure('ListKeyRotations', err, ctx.subject());
+  }
+  return entries.sort((a, b) => Number(b.current) - Number(a.current)).map((e) => e.id);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -8,6 +8,9 @@ export const DELETE_IMPORTED_KEY_MATERIAL_ACTIONS = ['kms:DeleteImportedKeyMater
 /** Imports key material: GetParametersForImport + ImportKeyMaterial (key-policy permissions). */
 export const IMPORT_KEY_MATERIAL_ACTIONS = ['kms:GetParametersForImport', 'kms:ImportKeyMaterial'];
 
+/** Lists every material of a single-Region symmetric key, so that destroy deletes all of them. */
+export const LIST_KEY_MATERIALS_ACTIONS = ['kms:ListKeyRotations'];
+
 /** Makes newly imported material current on a single-Region symmetric key. */
 export const ROTATE_KEY_MATERIAL_ACTIONS = ['kms:RotateKeyOnDemand'];
 
