@@ -57,7 +57,10 @@ export enum KeysRemainingBehaviour {
 export interface CloudHsmKeyStoreOptions {
   /** The CloudHSM cluster id (`cluster-` followed by 11 base32 characters). */
   readonly clusterId: string;
-  /** The content of the trust anchor certificate (customerCA.crt, PEM). Changing it replaces the store. */
+  /**
+   * The content of the trust anchor certificate (customerCA.crt, PEM). Changing it replaces the
+   * store: the replacement needs a new name and its own cluster (KMS allows one store per cluster).
+   */
   readonly trustAnchorCertificate: string;
   /** The secret that holds the password of the `kmsuser` crypto user (7 to 32 characters). */
   readonly kmsUserPassword: secretsmanager.ISecret;
