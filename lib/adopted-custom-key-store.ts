@@ -1,8 +1,8 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import { createStoreResource, KeysRemainingBehaviour } from './custom-key-store';
+import { KeysRemainingBehaviour } from './custom-key-store';
 import { CustomKeyStoreBase, validateStoreId } from './private/custom-key-store-base';
-import { CustomKeyStoreProvider } from './private/custom-key-store-provider';
+import { createStoreResource, CustomKeyStoreProvider } from './private/custom-key-store-provider';
 
 /** Properties of `AdoptedCustomKeyStore`. */
 export interface AdoptedCustomKeyStoreProps {

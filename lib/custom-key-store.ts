@@ -1,13 +1,13 @@
-import { CustomResource, Duration, IResource, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { IResource, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
-  CLOUDHSM_CLUSTER_ID_PATTERN, CUSTOM_KEY_STORE_RESOURCE_TYPE, CustomKeyStoreResourceProperties,
+  CLOUDHSM_CLUSTER_ID_PATTERN, CustomKeyStoreResourceProperties,
   XKS_PROXY_URI_PATH_PATTERN,
 } from '../lambda/custom-key-store-provider/contract';
 import { CustomKeyStoreBase, validateStoreId } from './private/custom-key-store-base';
-import { CustomKeyStoreProvider } from './private/custom-key-store-provider';
+import { createStoreResource, CustomKeyStoreProvider } from './private/custom-key-store-provider';
 import { isLiteral, validatePattern } from './private/validation';
 import { grantGetSecretValue } from './private/secrets';
 
@@ -271,23 +271,6 @@ export class CustomKeyStore extends CustomKeyStoreBase {
     this.customKeyStoreId = resource.ref;
     this.customKeyStoreConnectionState = resource.getAttString('ConnectionState');
   }
-}
-
-/** Creates the custom resource; it depends on the handler role and its policies (destroy order). */
-export function createStoreResource(
-  scope: Construct, provider: CustomKeyStoreProvider,
-  properties: Omit<CustomKeyStoreResourceProperties, 'ServiceToken'>, removalPolicy: RemovalPolicy,
-): CustomResource {
-  const resource = new CustomResource(scope, 'Resource', {
-    serviceToken: provider.serviceToken,
-    resourceType: CUSTOM_KEY_STORE_RESOURCE_TYPE,
-    properties,
-    removalPolicy,
-    // CloudFormation's maximum: a CloudHSM connect can take about 20 minutes.
-    serviceTimeout: Duration.hours(1),
-  });
-  resource.node.addDependency(provider.role);
-  return resource;
 }
 
 /** The literal SecretString of a secret defined in this app (tests), or undefined. */

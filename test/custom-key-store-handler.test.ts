@@ -566,19 +566,122 @@ describe('Update', () => {
     expect(sent(m.secrets)).toEqual([]);
   });
 
-  test('a change of store type replaces the store: creates a new one and returns its id', async () => {
+  test('a change of store type replaces the store: checks the old store is still CloudHSM, creates a new one and returns its id', async () => {
+    describeReturns(connected());
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
     const result = await onEvent(updateEvent(cloudHsmProps(), xksProps({ CustomKeyStoreName: 'NewXks' })), options(m));
     expect(result).toEqual({ PhysicalResourceId: NEW_STORE_ID, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'DISCONNECTED' } });
-    expect(sentNames(m.kms)).toEqual(['CreateCustomKeyStore', 'ConnectCustomKeyStore']);
+    expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
+    expect(m.kms).toHaveReceivedCommandWith(DescribeCustomKeyStoresCommand, { CustomKeyStoreId: STORE_ID });
     expect(m.kms).toHaveReceivedCommandWith(ConnectCustomKeyStoreCommand, { CustomKeyStoreId: NEW_STORE_ID });
   });
 
-  test('a replacement that keeps the name fails saying the new store needs a new name', async () => {
+  test('a replacement that keeps the name fails saying the new store needs a new name, naming the new store and not the old one', async () => {
+    describeReturns(connected());
     m.kms.on(CreateCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreNameInUseException'));
     const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----' })), options(m)));
+    expect(message).toMatch(new RegExp(`^KMS CreateCustomKeyStore failed for new custom key store ${STORE_NAME} \\(resource ${LOGICAL_ID}\\): CustomKeyStoreNameInUseException`));
     expect(message).toContain('This update replaces the store (a property that cannot change in place changed), and the new store is created before the old one is deleted: give the new store a new name.');
+  });
+
+  describe('a replacement whose new properties the store behind the physical id already has (rollback of a failed replacement)', () => {
+    const NEW_ANCHOR = '-----BEGIN CERTIFICATE-----\nMIIB-rotated-anchor\n-----END CERTIFICATE-----';
+
+    test('a reversed TrustAnchorCertificate change creates no store, changes nothing, and isComplete completes at once', async () => {
+      // GIVEN: the forward update (TRUST_ANCHOR → NEW_ANCHOR) failed to create its store; CloudFormation rolls back
+      // with the properties reversed and the old physical id, whose store still has TRUST_ANCHOR (as KMS returns it, rewrapped)
+      describeReturns(connected({ TrustAnchorCertificate: `  ${TRUST_ANCHOR.replace(/\n/g, '\r\n  ')}\n` }));
+      const rollback = updateEvent(cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'NewName' }), cloudHsmProps());
+
+      // WHEN
+      const result = await onEvent(rollback, options(m));
+      const done = await isComplete(afterOnEvent(rollback, result), options(m));
+
+      // THEN
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
+      expect(done).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+      expect(sent(m.kms)).toEqual([
+        ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
+        ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
+      ]);
+      expect(sent(m.secrets)).toEqual([]);
+      expect(logs.parsed()).toContainEqual(expect.objectContaining({ level: 'WARN', replacementReason: 'TrustAnchorCertificate changed', customKeyStoreId: STORE_ID }));
+    });
+
+    test('a reversed type change (XKS → CloudHSM) on the CloudHSM store sends no password and does not disconnect', async () => {
+      // GIVEN: the old properties describe an XKS store that was never created
+      describeReturns(connected());
+      const rollback = updateEvent(xksProps({ CustomKeyStoreName: 'NewXks' }), cloudHsmProps());
+
+      // WHEN
+      const result = await onEvent(rollback, options(m));
+      const done = await isComplete(afterOnEvent(rollback, result), options(m));
+
+      // THEN
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
+      expect(done).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+      expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
+      expect(sent(m.secrets)).toEqual([]);
+    });
+
+    test('a reversed adoption (Adopt true → false) keeps the managed store', async () => {
+      // GIVEN: adopting NEW_STORE_ID failed; the store behind the physical id is the managed CloudHSM store
+      describeReturns(connected());
+      const rollback = updateEvent(adoptProps({ CustomKeyStoreId: NEW_STORE_ID }), cloudHsmProps());
+
+      // WHEN
+      const result = await onEvent(rollback, options(m));
+
+      // THEN
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
+      expect(sent(m.kms)).toEqual([['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }]]);
+    });
+
+    test('adopting the store that is already behind the physical id is no replacement', async () => {
+      describeReturns(connected());
+      const result = await onEvent(updateEvent(cloudHsmProps(), adoptProps({ CustomKeyStoreId: STORE_ID })), options(m));
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
+      expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores']);
+    });
+
+    test('an in-place change that comes with the skipped replacement is still applied (name), and isComplete does not wait on a new store', async () => {
+      // GIVEN: the store already has NEW_ANCHOR (the old properties were out of date) but not the new name
+      describeReturns(connected({ TrustAnchorCertificate: NEW_ANCHOR }), connected({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'Renamed' }));
+      m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
+      const event = updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'Renamed' }));
+
+      // WHEN
+      const result = await onEvent(event, options(m));
+      const done = await isComplete(afterOnEvent(event, result), options(m));
+
+      // THEN
+      expect(result.PhysicalResourceId).toBe(STORE_ID);
+      expect(done).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+      expect(sent(m.kms)).toEqual([
+        ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
+        ['UpdateCustomKeyStore', { CustomKeyStoreId: STORE_ID, NewCustomKeyStoreName: 'Renamed' }],
+        ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
+      ]);
+    });
+
+    test('a store with another trust anchor is replaced', async () => {
+      describeReturns(connected({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB-yet-another\n-----END CERTIFICATE-----' }));
+      m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
+      m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
+      const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'NewName' })), options(m));
+      expect(result).toEqual({ PhysicalResourceId: NEW_STORE_ID, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'DISCONNECTED' } });
+      expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
+    });
+
+    test('a store that no longer exists is replaced', async () => {
+      m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
+      m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
+      m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
+      const result = await onEvent(updateEvent(xksProps(), cloudHsmProps()), options(m));
+      expect(result.PhysicalResourceId).toBe(NEW_STORE_ID);
+      expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
+    });
   });
 
   test('isComplete of a replacement waits on the new store', async () => {
@@ -745,6 +848,95 @@ describe('Delete', () => {
         customKeyStoreId: STORE_ID,
         keyCount: 2,
       }));
+    });
+  });
+
+  describe('in an account with many keys', () => {
+    const keyId = (i: number) => `key-${String(i).padStart(2, '0')}`;
+    const inStore = (id: string) => ({ KeyMetadata: { KeyId: id, KeyState: 'Enabled' as const, CustomKeyStoreId: STORE_ID } });
+    const elsewhere = (id: string) => ({ KeyMetadata: { KeyId: id, KeyState: 'Enabled' as const } });
+
+    test('stops the scan once 25 keys of the store are found, without reading further ListKeys pages, and does not disconnect', async () => {
+      // GIVEN: page 1 holds 15 keys of the store among 30, page 2 10 more, and there is a page 3
+      describeReturns(cloudHsmStore('CONNECTED'));
+      m.kms.on(ListKeysCommand)
+        .resolvesOnce({ Keys: Array.from({ length: 30 }, (_, i) => ({ KeyId: keyId(i) })), Truncated: true, NextMarker: 'page-2' })
+        .resolvesOnce({ Keys: Array.from({ length: 10 }, (_, i) => ({ KeyId: keyId(30 + i) })), Truncated: true, NextMarker: 'page-3' })
+        .resolves({ Keys: [{ KeyId: 'key-page-3' }], Truncated: false });
+      m.kms.on(DescribeKeyCommand).callsFake(async ({ KeyId }: { KeyId: string }) => {
+        const i = Number(KeyId.slice(4));
+        return i >= 30 || i % 2 === 0 ? inStore(KeyId) : elsewhere(KeyId);
+      });
+
+      // WHEN
+      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), options(m)));
+
+      // THEN
+      const expected = [...Array.from({ length: 15 }, (_, i) => keyId(2 * i)), ...Array.from({ length: 10 }, (_, i) => keyId(30 + i))];
+      expect(message).toBe(`Cannot delete custom key store ${STORE_ID} (${STORE_NAME}): it still holds at least 25 KMS keys (listing stopped at 25): ` +
+        `${expected.map((id) => `${id} (Enabled)`).join(', ')}. ` +
+        'Schedule the remaining keys for deletion and wait until their waiting period ends (keys pending deletion still count), ' +
+        'or set keysRemaining to DISCONNECT_AND_RETAIN, or retain this resource when you retry the stack delete.');
+      expect(sent(m.kms).filter(([n]) => n === 'ListKeys')).toEqual([['ListKeys', { Limit: 1000 }], ['ListKeys', { Limit: 1000, Marker: 'page-2' }]]);
+      expect(m.kms).toHaveReceivedCommandTimes(DescribeKeyCommand, 40);
+      expect(m.kms).not.toHaveReceivedCommand(DisconnectCustomKeyStoreCommand);
+      expect(m.kms).not.toHaveReceivedCommand(DeleteCustomKeyStoreCommand);
+    });
+
+    /** GIVEN for the deadline tests: 40 keys listed (and more pages); DescribeKey answers the first 10 at once and never answers the others in time. */
+    function slowAccount(): { maxInFlight: () => number } {
+      describeReturns(cloudHsmStore('CONNECTED'));
+      m.kms.on(ListKeysCommand).resolves({ Keys: Array.from({ length: 40 }, (_, i) => ({ KeyId: keyId(i) })), Truncated: true, NextMarker: 'page-2' });
+      m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
+      let inFlight = 0;
+      let max = 0;
+      m.kms.on(DescribeKeyCommand).callsFake(async ({ KeyId }: { KeyId: string }) => {
+        inFlight++;
+        max = Math.max(max, inFlight);
+        if (Number(KeyId.slice(4)) >= 10) {
+          await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+        }
+        inFlight--;
+        return elsewhere(KeyId);
+      });
+      return { maxInFlight: () => max };
+    }
+
+    test('with keysRemaining FAIL, stops 15 s before the Lambda deadline and fails saying how many keys were checked and what to do, without disconnecting', async () => {
+      // GIVEN: the invocation ends 15.4 s from now, so the scan has 400 ms
+      const account = slowAccount();
+      const deadline = new Deadline(Date.now() + 15_400);
+      const started = Date.now();
+
+      // WHEN
+      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), { ...options(m), deadline }));
+
+      // THEN
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(message).toBe(`Cannot delete custom key store ${STORE_ID} (${STORE_NAME}): could not check whether it still holds KMS keys, ` +
+        "because the account has too many KMS keys to check within one invocation (checked 10 of the 40 keys listed before the Lambda function's deadline; " +
+        'KMS can only list all keys of the account and describe them one by one). The store was left as it is (not disconnected). ' +
+        'To go on, set keysRemaining to DISCONNECT_AND_RETAIN and retry (the store is then disconnected, and deleted only if KMS reports no keys in it); ' +
+        "or delete the store's keys or schedule them for deletion, then disconnect and delete the store yourself once KMS no longer counts them " +
+        '(DisconnectCustomKeyStore, DeleteCustomKeyStore) and retry the stack delete (a store that is gone is not checked again); ' +
+        'or retain this resource when you retry the stack delete.');
+      expect(sentNames(m.kms).filter((n) => n !== 'DescribeKey')).toEqual(['DescribeCustomKeyStores', 'ListKeys']);
+      expect(m.kms).toHaveReceivedCommandTimes(DescribeKeyCommand, 20);
+      expect(account.maxInFlight()).toBe(10);
+      expect(logs.parsed()).toContainEqual(expect.objectContaining({ level: 'WARN', scanEnd: 'DEADLINE', keysFound: 0, keysChecked: 10, keysListed: 40 }));
+    });
+
+    test('with DISCONNECT_AND_RETAIN, a scan stopped at the deadline goes on to disconnect (DeleteCustomKeyStore then decides)', async () => {
+      // GIVEN
+      slowAccount();
+      const deadline = new Deadline(Date.now() + 15_400);
+
+      // WHEN
+      const result = await onEvent(deleteEvent(cloudHsmProps({ KeysRemaining: 'DISCONNECT_AND_RETAIN' })), { ...options(m), deadline });
+
+      // THEN
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DELETE' } });
+      expect(sentNames(m.kms).filter((n) => n !== 'DescribeKey')).toEqual(['DescribeCustomKeyStores', 'ListKeys', 'DisconnectCustomKeyStore']);
     });
   });
 

@@ -550,6 +550,9 @@ describe('Update', () => {
     const material = materialBytes(32);
     secretHoldsBinary(Buffer.from(material));
     kmsAcceptsImports();
+    kmsMock.on(ListKeyRotationsCommand).resolves({
+      Rotations: [{ KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT' }], Truncated: false,
+    });
 
     // WHEN
     const result = await onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'AUTO' } })), options);
@@ -560,6 +563,94 @@ describe('Update', () => {
     expect(kmsMock).toHaveReceivedCommandTimes(ImportKeyMaterialCommand, 1);
     expect(importInput().ImportType).toBe('EXISTING_KEY_MATERIAL');
     expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }]);
+    expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('re-imported material that an interrupted attempt left PENDING_ROTATION is rotated to (found on a later ListKeyRotations page)', async () => {
+    // GIVEN: an earlier attempt imported the new material as NEW_KEY_MATERIAL and the Lambda was killed before RotateKeyOnDemand
+    const material = materialBytes(32, 99);
+    secretHoldsBinary(Buffer.from(material));
+    const pendingId = 'b'.repeat(64);
+    kmsAcceptsImports(pendingId);
+    kmsMock.on(ListKeyRotationsCommand)
+      .resolvesOnce({ Rotations: [{ KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT' }], Truncated: true, NextMarker: 'page-2' })
+      .resolvesOnce({ Rotations: [{ KeyId: KEY_ID, KeyMaterialId: pendingId, ImportState: 'IMPORTED', KeyMaterialState: 'PENDING_ROTATION' }], Truncated: false });
+    kmsMock.on(RotateKeyOnDemandCommand).resolves({ KeyId: KEY_ID });
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: pendingId } });
+    const names = kmsMock.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(names).toEqual(['GetParametersForImportCommand', 'ImportKeyMaterialCommand', 'ListKeyRotationsCommand', 'ListKeyRotationsCommand', 'RotateKeyOnDemandCommand']);
+    expect(importInput(0).ImportType).toBe('EXISTING_KEY_MATERIAL');
+    expect(unwrapOaep(importInput(0).EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock.commandCalls(ListKeyRotationsCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' },
+      { KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', Marker: 'page-2' },
+    ]);
+    expect(kmsMock.commandCalls(RotateKeyOnDemandCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('re-imported NON_CURRENT material (a change back to an older material) is not rotated to, and the change is logged', async () => {
+    // GIVEN: the key was rotated away from the material the template now points at again
+    secretHoldsBinary(Buffer.from(materialBytes(32, 98)));
+    const olderId = 'c'.repeat(64);
+    kmsAcceptsImports(olderId);
+    kmsMock.on(ListKeyRotationsCommand).resolves({
+      Rotations: [
+        { KeyId: KEY_ID, KeyMaterialId: olderId, ImportState: 'IMPORTED', KeyMaterialState: 'NON_CURRENT' },
+        { KeyId: KEY_ID, KeyMaterialId: KEY_MATERIAL_ID, ImportState: 'IMPORTED', KeyMaterialState: 'CURRENT' },
+      ],
+      Truncated: false,
+    });
+
+    // WHEN
+    const result = await onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: olderId } });
+    const names = kmsMock.calls().map((c) => (c.args[0] as object).constructor.name);
+    expect(names).toEqual(['GetParametersForImportCommand', 'ImportKeyMaterialCommand', 'ListKeyRotationsCommand']);
+    const lines = logSpy.mock.calls.map((c) => JSON.parse(String(c[0])));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'WARN', keyMaterialId: olderId, message: expect.stringMatching(/NON_CURRENT.*cannot make it current again/) }));
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'request succeeded', outcome: 'EXISTING_MATERIAL_NON_CURRENT' }));
+  });
+
+  test('when rotating to material left PENDING_ROTATION fails, removes that material and fails with the rotation error', async () => {
+    // GIVEN
+    secretHoldsBinary(Buffer.from(materialBytes(32, 99)));
+    const pendingId = 'b'.repeat(64);
+    kmsAcceptsImports(pendingId);
+    kmsMock.on(ListKeyRotationsCommand).resolves({
+      Rotations: [{ KeyId: KEY_ID, KeyMaterialId: pendingId, ImportState: 'IMPORTED', KeyMaterialState: 'PENDING_ROTATION' }], Truncated: false,
+    });
+    kmsMock.on(RotateKeyOnDemandCommand).rejects(kmsError(KMSInvalidStateException, 'key is disabled'));
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN, KeyMaterialId: pendingId });
+
+    // WHEN
+    const update = onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    await expect(update).rejects.toThrow(/^KMS RotateKeyOnDemand failed for key .*KMSInvalidStateException/);
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN, KeyMaterialId: pendingId }]);
+  });
+
+  test('fails without rotating when the state of the re-imported material cannot be listed', async () => {
+    // GIVEN
+    secretHoldsBinary(Buffer.from(materialBytes(32, 99)));
+    kmsAcceptsImports();
+    kmsMock.on(ListKeyRotationsCommand).rejects(awsError('AccessDeniedException', 'not authorized'));
+
+    // WHEN
+    const update = onEvent(updateEvent(oldProps, props({ Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' } })), options);
+
+    // THEN
+    await expect(update).rejects.toThrow(/^KMS ListKeyRotations failed for key .*AccessDeniedException: the provider's role may not call kms:ListKeyRotations/);
     expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
     expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });

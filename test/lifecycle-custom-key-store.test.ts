@@ -116,6 +116,7 @@ describe('create', () => {
 
     expect(op.status).toBe('CREATE_COMPLETE');
     expect(store(storeId(d))).toMatchObject({ ConnectionState: 'CONNECTED', config: { CloudHsmClusterId: 'cluster-abcdefghijk', KeyStorePassword: KMSUSER_PASSWORD } });
+    await d.destroy(); // frees the cluster: KMS associates a CloudHSM cluster with one store only
     d.close();
   });
 
@@ -244,7 +245,7 @@ describe('update: replacement limits', () => {
     d.close();
   });
 
-  test.failing('a refused replacement (new TrustAnchorCertificate) rolls back cleanly to the old store (known defect: the reverse Update tries to replace again and the rollback fails)', async () => {
+  test('a refused replacement (new TrustAnchorCertificate) rolls back cleanly to the old store: the reverse Update finds the store already matching and creates nothing', async () => {
     const d = driver();
     const name = uniqueName();
     await d.deploy(storeTemplate({ type: 'CLOUDHSM', name }));
@@ -255,7 +256,12 @@ describe('update: replacement limits', () => {
 
     expect(op.invocations[0].response.Status).toBe('FAILED'); // the new store cannot take the old one's name or cluster
     expect(op.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+    const rollback = op.invocations[1];
+    expect(rollback.phase).toBe('rollback');
+    expect(rollback.response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: oldId });
     expect(store(oldId)?.ConnectionState).toBe('CONNECTED');
+    expect(stores().filter((s) => s.CustomKeyStoreName === name)).toHaveLength(1);
+    await d.destroy(); // frees the cluster
     d.close();
   });
 });

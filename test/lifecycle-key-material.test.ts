@@ -4,7 +4,8 @@
  * (assets/key-material-provider/index.js) against the KMS emulator. Every assertion is on the
  * emulator's state, not on what the handler returned.
  */
-import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import * as crypto from 'node:crypto';
+import { DecryptCommand, EncryptCommand, GetParametersForImportCommand, ImportKeyMaterialCommand, KMSClient } from '@aws-sdk/client-kms';
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { MaterialEncoding } from '../lib';
@@ -86,6 +87,17 @@ async function decrypt(ciphertext: Uint8Array): Promise<string> {
 
 function callsOf(operation: string, keyId: string): number {
   return emulator.calls.filter((c) => c.operation === operation && String(c.input.KeyId ?? '').endsWith(keyId)).length;
+}
+
+/** Imports `material` as NEW_KEY_MATERIAL without rotating: what an attempt killed before RotateKeyOnDemand leaves behind. */
+async function importPendingMaterial(keyId: string, material: Buffer): Promise<void> {
+  const params = await kmsClient.send(new GetParametersForImportCommand({ KeyId: keyId, WrappingAlgorithm: 'RSAES_OAEP_SHA_256', WrappingKeySpec: 'RSA_4096' }));
+  const publicKey = crypto.createPublicKey({ key: Buffer.from(params.PublicKey!), format: 'der', type: 'spki' });
+  const wrapped = crypto.publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
+  await kmsClient.send(new ImportKeyMaterialCommand({
+    KeyId: keyId, ImportToken: params.ImportToken, EncryptedKeyMaterial: wrapped,
+    ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ImportType: 'NEW_KEY_MATERIAL',
+  }));
 }
 
 describe('create', () => {
@@ -222,6 +234,44 @@ describe('update', () => {
 
     expect(retried.status).toBe('UPDATE_COMPLETE');
     expect(key(keyId).CurrentKeyMaterialId).toBe(keyMaterialId(keyId, symmetricMaterial(2)));
+    d.close();
+  });
+
+  test('new material left PENDING_ROTATION by an attempt killed before RotateKeyOnDemand is made CURRENT by the next deployment', async () => {
+    const d = driver();
+    await d.deploy(keyMaterialTemplate());
+    const keyId = appKeyId(d);
+    await importPendingMaterial(keyId, symmetricMaterial(2));
+    expect(key(keyId).materials).toEqual(expect.arrayContaining([
+      expect.objectContaining({ KeyMaterialId: keyMaterialId(keyId, symmetricMaterial(2)), state: 'PENDING_ROTATION' }),
+    ]));
+
+    const op = await d.deploy(keyMaterialTemplate({ source: 'MaterialB' }));
+
+    expect(op.status).toBe('UPDATE_COMPLETE');
+    expect(op.invocations[0].response).toMatchObject({ Status: 'SUCCESS', PhysicalResourceId: keyId, Data: { KeyMaterialId: keyMaterialId(keyId, symmetricMaterial(2)) } });
+    const k = key(keyId);
+    expect(k.KeyState).toBe('Enabled');
+    expect(k.CurrentKeyMaterialId).toBe(keyMaterialId(keyId, symmetricMaterial(2)));
+    expect(k.materials).toEqual(expect.arrayContaining([
+      expect.objectContaining({ KeyMaterialId: keyMaterialId(keyId, symmetricMaterial(1)), state: 'NON_CURRENT', importState: 'IMPORTED' }),
+      expect.objectContaining({ KeyMaterialId: keyMaterialId(keyId, symmetricMaterial(2)), state: 'CURRENT', importState: 'IMPORTED' }),
+    ]));
+    expect(k.materials).toHaveLength(2);
+    d.close();
+  });
+
+  test('changing back to the previous material re-imports it and leaves the newer material CURRENT (KMS cannot make NON_CURRENT material current again)', async () => {
+    const d = driver();
+    await d.deploy(keyMaterialTemplate());
+    await d.deploy(keyMaterialTemplate({ source: 'MaterialB' }));
+    const keyId = appKeyId(d);
+
+    const op = await d.deploy(keyMaterialTemplate());
+
+    expect(op.status).toBe('UPDATE_COMPLETE');
+    expect(callsOf('RotateKeyOnDemand', keyId)).toBe(1);
+    expect(key(keyId)).toMatchObject({ KeyState: 'Enabled', CurrentKeyMaterialId: keyMaterialId(keyId, symmetricMaterial(2)) });
     d.close();
   });
 

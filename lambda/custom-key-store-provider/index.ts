@@ -17,8 +17,9 @@
  * - UpdateCustomKeyStore sends only the fields the store does not show yet (plus a changed secret), so a
  *   repeated call is harmless and a CONNECTED store that still shows an old value is known not to be updated.
  * - A FAILED store that should connect fails the request at once with the ConnectionErrorCode explained.
- * onEvent's Data (`CustomKeyStoreId`, `ConnectionState` = the state onEvent saw before acting, and for Delete
- * `DeleteAction`) is the only thing passed on; isComplete's final Data overwrites both attributes.
+ * onEvent's Data (`CustomKeyStoreId`, `ConnectionState` = the state onEvent saw before acting, for Delete
+ * `DeleteAction`, and for an Update that skipped a replacement `UpdateAction`) is the only thing passed on;
+ * isComplete's final Data overwrites both attributes.
  */
 import {
   ConnectCustomKeyStoreCommand,
@@ -51,10 +52,12 @@ import {
   desiredConnectionForUpdate,
   hasConnectedFields,
   hasDisconnectedFields,
+  inPlaceBaseline,
   isAdopted,
   missingCreateProperties,
   planUpdate,
   replacementReason,
+  storeMatchesReplacementFields,
   storeTypeOf,
   UpdatePlan,
   updateInput,
@@ -70,10 +73,19 @@ export { Deadline, DeadlineExceededError } from '../shared/deadline';
 /** What Delete decided in onEvent (passed to isComplete in Data; Delete's Data never becomes attributes). */
 export type DeleteAction = 'DELETE' | 'DISCONNECT_AND_RETAIN';
 
+/**
+ * What Update decided in onEvent when its properties call for a replacement but the store behind the physical id
+ * already matches them (the rollback of a failed replacement): update it in place. isComplete cannot tell this
+ * from a replacement by looking at the store (both match the new properties), so it is passed on in Data.
+ */
+export type UpdateAction = 'IN_PLACE';
+
 /** The Data onEvent returns (and isComplete receives). */
 export interface OnEventData extends CustomKeyStoreResourceAttributes {
   /** Delete only. */
   readonly DeleteAction?: DeleteAction;
+  /** Update only, when a replacement was skipped. */
+  readonly UpdateAction?: UpdateAction;
 }
 
 /** The custom resource event the Provider framework passes to onEvent and isComplete. */
@@ -181,6 +193,13 @@ class Context {
   public kms<T>(operation: string, call: (kms: KMSClient, abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
     this.log.debug('calling KMS', { operation, customKeyStoreId: this.storeId });
     return this.deadline.run((signal) => call(this.clients.kms, signal), () => timeoutMessage('KMS', operation, this.subject()));
+  }
+
+  /** Forgets the store observed last (it is not the store this request is about). */
+  public forgetStore(): void {
+    this.storeId = undefined;
+    this.storeName = this.props.CustomKeyStoreName;
+    this.connectionState = undefined;
   }
 
   /** Remembers the store as DescribeCustomKeyStores showed it. */
@@ -531,23 +550,48 @@ function needsDisconnectedUpdate(plan: UpdatePlan): boolean {
   return hasDisconnectedFields(plan) || plan.passwordChanged;
 }
 
+/**
+ * The store behind the physical id when it already matches the new properties on every field that would replace
+ * it (storeMatchesReplacementFields); undefined when the update must create a new store.
+ */
+async function storeMatchingReplacement(ctx: Context): Promise<CustomKeyStoresListEntry | undefined> {
+  const id = ctx.physicalId;
+  if (!CUSTOM_KEY_STORE_ID_PATTERN.test(id) || (isAdopted(ctx.props) && ctx.props.CustomKeyStoreId !== id)) {
+    return undefined;
+  }
+  const store = await describeStore(ctx, id);
+  if (store && storeMatchesReplacementFields(ctx.props, id, store)) {
+    return store;
+  }
+  ctx.forgetStore();
+  return undefined;
+}
+
 async function onUpdate(ctx: Context): Promise<OnEventResponse> {
   const reason = replacementReason(ctx.oldProps, ctx.props);
+  let old: Partial<CustomKeyStoreResourceProperties> | undefined = ctx.oldProps;
+  let store: CustomKeyStoresListEntry | undefined;
   if (reason) {
-    ctx.log.info('replacing the custom key store: creating a new one (CloudFormation then deletes the old one)', { replacementReason: reason });
-    return onCreate(ctx, reason);
+    store = await storeMatchingReplacement(ctx);
+    if (!store) {
+      ctx.log.info('replacing the custom key store: creating a new one (CloudFormation then deletes the old one)', { replacementReason: reason });
+      return onCreate(ctx, reason);
+    }
+    ctx.log.warn('the store already has the new properties that call for a replacement (the rollback of a failed replacement): updating it in place, no new store',
+      ctx.fields({ replacementReason: reason }));
+    old = inPlaceBaseline(ctx.oldProps, ctx.props);
   }
   const id = ctx.physicalId;
-  const store = await requireStore(ctx, id);
+  store ??= await requireStore(ctx, id);
   const before = store.ConnectionState ?? 'UNKNOWN';
-  const data: OnEventData = { CustomKeyStoreId: id, ConnectionState: before };
+  const data: OnEventData = { CustomKeyStoreId: id, ConnectionState: before, ...(reason ? { UpdateAction: 'IN_PLACE' as const } : {}) };
   if (isAdopted(ctx.props)) {
     ctx.outcome = 'NO_CHANGE';
     ctx.log.info('adopted store: properties are not applied to it', ctx.fields());
     return { PhysicalResourceId: id, Data: data };
   }
-  const plan = planUpdate(ctx.oldProps, ctx.props, store);
-  const desired = desiredConnectionForUpdate(ctx.oldProps, ctx.props, plan, before);
+  const plan = planUpdate(old, ctx.props, store);
+  const desired = desiredConnectionForUpdate(old, ctx.props, plan, before);
   // Read (and so validate) every changed secret before touching the store.
   const secrets = await readChangedSecrets(ctx, plan);
 
@@ -588,16 +632,19 @@ async function onUpdate(ctx: Context): Promise<OnEventResponse> {
 }
 
 async function updateComplete(ctx: Context): Promise<IsCompleteResponse> {
-  if (replacementReason(ctx.oldProps, ctx.props)) {
+  // Same decision as onEvent: a replacement, unless onEvent found the store already matching (UpdateAction IN_PLACE).
+  const replacementSkipped = ctx.event.Data?.UpdateAction === 'IN_PLACE';
+  if (replacementReason(ctx.oldProps, ctx.props) && !replacementSkipped) {
     return createComplete(ctx);
   }
+  const old = replacementSkipped ? inPlaceBaseline(ctx.oldProps, ctx.props) : ctx.oldProps;
   const store = await requireStore(ctx, ctx.physicalId);
   if (isAdopted(ctx.props)) {
     ctx.outcome = 'NO_CHANGE';
     return complete(ctx, store);
   }
-  const plan = planUpdate(ctx.oldProps, ctx.props, store);
-  const desired = desiredConnectionForUpdate(ctx.oldProps, ctx.props, plan, ctx.event.Data?.ConnectionState);
+  const plan = planUpdate(old, ctx.props, store);
+  const desired = desiredConnectionForUpdate(old, ctx.props, plan, ctx.event.Data?.ConnectionState);
   const state = store.ConnectionState;
   // Observable fields still differ (the update is not applied yet), or the password is to be sent and the
   // store is DISCONNECTED (KMS never shows the password: it is sent again, which is harmless).
@@ -632,22 +679,45 @@ async function updateComplete(ctx: Context): Promise<IsCompleteResponse> {
 
 function keysRemainingMessage(ctx: Context, found: StoreKeys): string {
   const n = found.keys.length;
-  const listed = n > 0 ? `it still holds ${n} KMS key${n === 1 ? '' : 's'}: ${describeKeys(found.keys)}` : 'KMS reports that it still holds KMS keys';
+  const count = found.end === 'COMPLETE' ? `${n} KMS key${n === 1 ? '' : 's'}` : `at least ${n} KMS key${n === 1 ? '' : 's'}`;
+  const stopped = found.end === 'LIMIT' ? ` (listing stopped at ${n})`
+    : found.end === 'DEADLINE' ? ` (listing stopped before the Lambda function's deadline, after checking ${found.checked} of the account's keys)` : '';
+  const listed = n > 0 ? `it still holds ${count}${stopped}: ${describeKeys(found.keys)}`
+    : `KMS reports that it still holds KMS keys${found.end === 'DEADLINE' ? ' (the account has too many keys to find them within one invocation)' : ''}`;
   const hidden = found.undescribable > 0 ? ` (${found.undescribable} other key${found.undescribable === 1 ? '' : 's'} in the account could not be described: AccessDeniedException; they may be in this store)` : '';
   return `Cannot delete custom key store ${ctx.storeId} (${ctx.storeName ?? 'unnamed'}): ${listed}${hidden}. ` +
     'Schedule the remaining keys for deletion and wait until their waiting period ends (keys pending deletion still count), ' +
     'or set keysRemaining to DISCONNECT_AND_RETAIN, or retain this resource when you retry the stack delete.';
 }
 
+/**
+ * The failure of a Delete in keysRemaining FAIL mode whose scan stopped at the deadline before finding any key of
+ * the store: without a completed scan the store must not be disconnected (its keys would become unusable).
+ */
+function scanIncompleteMessage(ctx: Context, found: StoreKeys): string {
+  return `Cannot delete custom key store ${ctx.storeId} (${ctx.storeName ?? 'unnamed'}): could not check whether it still holds KMS keys, ` +
+    `because the account has too many KMS keys to check within one invocation (checked ${found.checked} of the ${found.listed} keys listed before the Lambda function's deadline; ` +
+    'KMS can only list all keys of the account and describe them one by one). The store was left as it is (not disconnected). ' +
+    'To go on, set keysRemaining to DISCONNECT_AND_RETAIN and retry (the store is then disconnected, and deleted only if KMS reports no keys in it); ' +
+    "or delete the store's keys or schedule them for deletion, then disconnect and delete the store yourself once KMS no longer counts them " +
+    '(DisconnectCustomKeyStore, DeleteCustomKeyStore) and retry the stack delete (a store that is gone is not checked again); ' +
+    'or retain this resource when you retry the stack delete.';
+}
+
 async function keysInStore(ctx: Context): Promise<StoreKeys> {
   let found: StoreKeys;
   try {
-    found = await findKeysInStore((operation, call) => ctx.kms(operation, call), ctx.storeId!);
+    found = await findKeysInStore((operation, call) => ctx.kms(operation, call), ctx.storeId!, { deadline: ctx.deadline });
   } catch (err) {
     throw kmsFailure('ListKeys/DescribeKey', err, ctx.subject());
   }
   if (found.undescribable > 0) {
     ctx.log.warn('some KMS keys could not be described (AccessDeniedException) while looking for keys in the store', ctx.fields({ undescribableKeys: found.undescribable }));
+  }
+  if (found.end !== 'COMPLETE') {
+    ctx.log.warn('stopped looking for keys in the store before checking every key of the account', ctx.fields({
+      scanEnd: found.end, keysFound: found.keys.length, keysChecked: found.checked, keysListed: found.listed,
+    }));
   }
   return found;
 }
@@ -714,6 +784,10 @@ async function onDelete(ctx: Context): Promise<OnEventResponse> {
   const before = store.ConnectionState ?? 'UNKNOWN';
   // Keys first: with keys left and keysRemaining FAIL, the store must stay as it is (no disconnect).
   const found = await keysInStore(ctx);
+  if (found.keys.length === 0 && found.end === 'DEADLINE' && !isRetainMode(ctx)) {
+    throw new CustomKeyStoreError(scanIncompleteMessage(ctx, found));
+  }
+  // (DISCONNECT_AND_RETAIN with an incomplete scan goes on: DeleteCustomKeyStore refuses a store that holds keys, and it is then retained.)
   if (found.keys.length > 0) {
     if (!isRetainMode(ctx)) {
       throw new CustomKeyStoreError(keysRemainingMessage(ctx, found));

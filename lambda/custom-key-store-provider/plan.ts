@@ -53,6 +53,44 @@ export function replacementReason(old: Partial<CustomKeyStoreResourceProperties>
   return undefined;
 }
 
+/** A PEM certificate without any whitespace: DescribeCustomKeyStores may wrap or space it differently from the template. */
+function certificateWithoutWhitespace(pem: string | undefined): string {
+  return (pem ?? '').replace(/\s+/g, '');
+}
+
+/**
+ * True when the store behind the physical id `storeId` (as DescribeCustomKeyStores shows it) already has every
+ * property of `next` that cannot change in place: then an update whose properties call for a replacement must
+ * not create a new store. This is the rollback of a failed replacement: CloudFormation sends the properties
+ * reversed with the OLD physical id, whose store never stopped matching them (and still holds the name).
+ * - adopted: the store is the adopted id;
+ * - otherwise: the same CustomKeyStoreType and, for AWS_CLOUDHSM, the same TrustAnchorCertificate (ignoring whitespace).
+ */
+export function storeMatchesReplacementFields(next: CustomKeyStoreResourceProperties, storeId: string, observed: CustomKeyStoresListEntry): boolean {
+  if (isAdopted(next)) {
+    return (next.CustomKeyStoreId ?? '') === storeId;
+  }
+  const observedType = observed.CustomKeyStoreType ?? (observed.XksProxyConfiguration ? 'EXTERNAL_KEY_STORE' : 'AWS_CLOUDHSM');
+  if (observedType !== storeTypeOf(next)) {
+    return false;
+  }
+  if (storeTypeOf(next) === 'AWS_CLOUDHSM') {
+    const certificate = certificateWithoutWhitespace(next.TrustAnchorCertificate);
+    return certificate !== '' && certificate === certificateWithoutWhitespace(observed.TrustAnchorCertificate);
+  }
+  return true;
+}
+
+/**
+ * What an in-place update diffs from when a replacement was skipped (storeMatchesReplacementFields): the old
+ * properties when they describe the same kind of store (same Adopt and type), otherwise the new properties
+ * themselves — old properties of another kind (say an XKS store that was never created, or an adopted id) say
+ * nothing about this store, so only what the store shows is compared, and no secret or connection change follows.
+ */
+export function inPlaceBaseline(old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties): Partial<CustomKeyStoreResourceProperties> {
+  return old && isAdopted(old) === isAdopted(next) && storeTypeOf(old) === storeTypeOf(next) ? old : next;
+}
+
 /** The properties a new store of the given type lacks (empty when complete). */
 export function missingCreateProperties(p: CustomKeyStoreResourceProperties): string[] {
   const missing: string[] = [];

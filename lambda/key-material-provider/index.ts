@@ -293,30 +293,87 @@ async function changeMaterial(ctx: Context, oldProps: KeyMaterialResourcePropert
       `Restore the previous material source (secret ${oldProps.Material?.SecretArn}), or create a new key for the new material.`);
   }
   const imported = await withMaterial(ctx, async (material) => {
+    let existing: { keyMaterialId?: string } | undefined;
     try {
-      const existing = await sendImport(ctx, await prepareImport(ctx, material), { importType: 'EXISTING_KEY_MATERIAL', raw: true });
-      ctx.outcome = 'EXISTING_MATERIAL';
-      ctx.log.info('the material is already associated with the key: re-imported as EXISTING_KEY_MATERIAL');
-      return existing;
+      existing = await sendImport(ctx, await prepareImport(ctx, material), { importType: 'EXISTING_KEY_MATERIAL', raw: true });
     } catch (err) {
       if (errorName(err) !== 'IncorrectKeyMaterialException') {
         throw kmsFailure('ImportKeyMaterial', err, ctx.subject());
       }
     }
+    if (existing) {
+      ctx.log.info('the material is already associated with the key: re-imported as EXISTING_KEY_MATERIAL');
+      await settleExistingMaterial(ctx, existing.keyMaterialId);
+      return existing;
+    }
     ctx.log.info('new material: importing as NEW_KEY_MATERIAL and rotating to it; previous material stays associated with the key');
     const fresh = await sendImport(ctx, await prepareImport(ctx, material), { importType: 'NEW_KEY_MATERIAL' });
-    try {
-      await ctx.kms('RotateKeyOnDemand', (kms, abortSignal) => kms.send(new RotateKeyOnDemandCommand({ KeyId: ctx.keyArn }), { abortSignal }));
-    } catch (err) {
-      // Left PENDING_ROTATION, the new material would make a retried deployment succeed as EXISTING_KEY_MATERIAL
-      // without ever rotating to it: remove it, so that a retry starts from the previous state.
-      await discardPendingMaterial(ctx, fresh.keyMaterialId);
-      throw kmsFailure('RotateKeyOnDemand', err, ctx.subject());
-    }
+    await rotateToPendingMaterial(ctx, fresh.keyMaterialId);
     ctx.outcome = 'ROTATED';
     return fresh;
   });
   return result(ctx, imported.keyMaterialId);
+}
+
+/**
+ * After a material change re-imported material the key already had: if that material is still PENDING_ROTATION
+ * (a previous attempt imported it as new and was cut off before RotateKeyOnDemand), rotate to it now, so that
+ * the retried deployment makes it current instead of reporting success with the old material still in use.
+ * NON_CURRENT material (a change back to an older material) cannot be made current again: it is only re-imported.
+ */
+async function settleExistingMaterial(ctx: Context, keyMaterialId: string | undefined): Promise<void> {
+  const state = keyMaterialId ? await keyMaterialState(ctx, keyMaterialId) : undefined;
+  switch (state) {
+    case 'PENDING_ROTATION':
+      ctx.log.warn('the material was left pending rotation by an earlier attempt: rotating to it now', { keyMaterialId });
+      await rotateToPendingMaterial(ctx, keyMaterialId);
+      ctx.outcome = 'ROTATED_PENDING';
+      return;
+    case 'NON_CURRENT':
+      ctx.outcome = 'EXISTING_MATERIAL_NON_CURRENT';
+      ctx.log.warn('the material is a previous (NON_CURRENT) material of the key: re-imported, but KMS cannot make it current again; ' +
+        'the current material stays in use for encryption', { keyMaterialId });
+      return;
+    case 'CURRENT':
+      ctx.outcome = 'EXISTING_MATERIAL';
+      return;
+    default:
+      ctx.outcome = 'EXISTING_MATERIAL';
+      ctx.log.warn('could not find the re-imported material among the key materials: its state is unknown', { keyMaterialId, keyMaterialState: state });
+  }
+}
+
+/** The KeyMaterialState of one material of the key (ListKeyRotations with ALL_KEY_MATERIAL); undefined when not listed. */
+async function keyMaterialState(ctx: Context, keyMaterialId: string): Promise<string | undefined> {
+  let marker: string | undefined;
+  try {
+    do {
+      const page = await ctx.kms('ListKeyRotations', (kms, abortSignal) =>
+        kms.send(new ListKeyRotationsCommand({ KeyId: ctx.keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL', ...(marker ? { Marker: marker } : {}) }), { abortSignal }));
+      const found = (page.Rotations ?? []).find((r) => r.KeyMaterialId === keyMaterialId);
+      if (found) {
+        return found.KeyMaterialState;
+      }
+      marker = page.Truncated ? page.NextMarker : undefined;
+    } while (marker);
+  } catch (err) {
+    throw kmsFailure('ListKeyRotations', err, ctx.subject());
+  }
+  return undefined;
+}
+
+/**
+ * RotateKeyOnDemand to the material that is PENDING_ROTATION. When the rotation fails, the pending material is
+ * removed (left pending, it is only made current when a later deployment re-imports it), so that a retry starts
+ * from the previous state.
+ */
+async function rotateToPendingMaterial(ctx: Context, keyMaterialId: string | undefined): Promise<void> {
+  try {
+    await ctx.kms('RotateKeyOnDemand', (kms, abortSignal) => kms.send(new RotateKeyOnDemandCommand({ KeyId: ctx.keyArn }), { abortSignal }));
+  } catch (err) {
+    await discardPendingMaterial(ctx, keyMaterialId);
+    throw kmsFailure('RotateKeyOnDemand', err, ctx.subject());
+  }
 }
 
 /**

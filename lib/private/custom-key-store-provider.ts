@@ -1,7 +1,9 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES } from '../../lambda/custom-key-store-provider/contract';
+import {
+  CUSTOM_KEY_STORE_RESOURCE_TYPE, CustomKeyStoreResourceProperties, QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES,
+} from '../../lambda/custom-key-store-provider/contract';
 import { CUSTOM_KEY_STORE_HANDLER_ACTIONS } from './actions';
 import { HandlerProvider } from './handler-provider';
 
@@ -64,4 +66,21 @@ export class CustomKeyStoreProvider extends HandlerProvider {
       conditions: { StringEquals: { 'iam:AWSServiceName': CKS_SERVICE } },
     }));
   }
+}
+
+/** Creates the custom resource; it depends on the handler role and its policies (destroy order). */
+export function createStoreResource(
+  scope: Construct, provider: CustomKeyStoreProvider,
+  properties: Omit<CustomKeyStoreResourceProperties, 'ServiceToken'>, removalPolicy: RemovalPolicy,
+): CustomResource {
+  const resource = new CustomResource(scope, 'Resource', {
+    serviceToken: provider.serviceToken,
+    resourceType: CUSTOM_KEY_STORE_RESOURCE_TYPE,
+    properties,
+    removalPolicy,
+    // CloudFormation's maximum: a CloudHSM connect can take about 20 minutes.
+    serviceTimeout: Duration.hours(1),
+  });
+  resource.node.addDependency(provider.role);
+  return resource;
 }
