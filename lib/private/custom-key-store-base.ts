@@ -11,6 +11,8 @@ import { validatePattern } from './validation';
 /**
  * Grants shared by every custom key store. KMS accepts only `Resource: "*"` for custom key store
  * actions, so a grant covers the stores of this account (kms:CallerAccount), not one store.
+ *
+ * @internal jsii hides this base class: each store class exposes the grant methods itself.
  */
 export abstract class CustomKeyStoreBase extends Resource implements ICustomKeyStore {
   public abstract readonly customKeyStoreId: string;
