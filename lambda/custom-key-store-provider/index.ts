@@ -69,6 +69,7 @@ export { CONNECTION_ERROR_ADVICE, connectionErrorAdvice, connectionFailureMessag
 export type { ConnectionErrorAdvice, ConnectionErrorCodeName } from './connection-errors';
 export { CustomKeyStoreError } from './errors';
 export { Deadline, DeadlineExceededError } from '../shared/deadline';
+import { onRequestType } from '../shared/dispatch';
 
 /** What Delete decided in onEvent (passed to isComplete in Data; Delete's Data never becomes attributes). */
 export type DeleteAction = 'DELETE' | 'DISCONNECT_AND_RETAIN';
@@ -237,20 +238,11 @@ export async function onEvent(event: CustomKeyStoreEvent, options: HandlerOption
   const ctx = newContext('onEvent', event, options);
   ctx.log.info('request received');
   try {
-    let result: OnEventResponse;
-    switch (event.RequestType) {
-      case 'Create':
-        result = await onCreate(ctx);
-        break;
-      case 'Update':
-        result = await onUpdate(ctx);
-        break;
-      case 'Delete':
-        result = await onDelete(ctx);
-        break;
-      default:
-        throw new CustomKeyStoreError(`Unknown RequestType '${String((event as { RequestType?: unknown }).RequestType)}' for resource ${event.LogicalResourceId}.`);
-    }
+    const result = await onRequestType(event, {
+      Create: () => onCreate(ctx),
+      Update: () => onUpdate(ctx),
+      Delete: () => onDelete(ctx),
+    }, (message) => new CustomKeyStoreError(message));
     ctx.log.info('request succeeded', ctx.fields({ outcome: ctx.outcome, resultPhysicalResourceId: result.PhysicalResourceId, durationMs: Date.now() - started }));
     return result;
   } catch (err) {
@@ -265,20 +257,11 @@ export async function isComplete(event: CustomKeyStoreEvent, options: HandlerOpt
   const started = Date.now();
   const ctx = newContext('isComplete', event, options);
   try {
-    let result: IsCompleteResponse;
-    switch (event.RequestType) {
-      case 'Create':
-        result = await createComplete(ctx);
-        break;
-      case 'Update':
-        result = await updateComplete(ctx);
-        break;
-      case 'Delete':
-        result = await deleteComplete(ctx);
-        break;
-      default:
-        throw new CustomKeyStoreError(`Unknown RequestType '${String((event as { RequestType?: unknown }).RequestType)}' for resource ${event.LogicalResourceId}.`);
-    }
+    const result = await onRequestType(event, {
+      Create: () => createComplete(ctx),
+      Update: () => updateComplete(ctx),
+      Delete: () => deleteComplete(ctx),
+    }, (message) => new CustomKeyStoreError(message));
     ctx.log.info(result.IsComplete ? 'request complete' : 'still in progress', ctx.fields({ outcome: ctx.outcome, isComplete: result.IsComplete, durationMs: Date.now() - started }));
     return result;
   } catch (err) {

@@ -34,6 +34,7 @@ import { FailureSubject, HandlerError, kmsFailure, secretFailure, timeoutMessage
 import { decodeMaterial, MaterialError, validateMaterial, wrapMaterial } from './material';
 
 export { DeadlineExceededError, Deadline } from '../shared/deadline';
+import { onRequestType } from '../shared/dispatch';
 export { HandlerError } from './errors';
 
 /** The custom resource event the Provider framework passes to onEvent. */
@@ -120,20 +121,11 @@ export async function onEvent(event: KeyMaterialEvent, options: OnEventOptions =
   const ctx = new Context(event, props, clients, options.deadline ?? Deadline.none(), log);
   log.info('request received');
   try {
-    let result: KeyMaterialResponse;
-    switch (event.RequestType) {
-      case 'Create':
-        result = await onCreate(ctx);
-        break;
-      case 'Update':
-        result = await onUpdate(ctx);
-        break;
-      case 'Delete':
-        result = await onDelete(ctx);
-        break;
-      default:
-        throw new HandlerError(`Unknown RequestType '${String((event as { RequestType?: unknown }).RequestType)}' for resource ${event.LogicalResourceId}.`);
-    }
+    const result = await onRequestType(event, {
+      Create: () => onCreate(ctx),
+      Update: () => onUpdate(ctx),
+      Delete: () => onDelete(ctx),
+    }, (message) => new HandlerError(message));
     log.info('request succeeded', { outcome: ctx.outcome, resultPhysicalResourceId: result.PhysicalResourceId, durationMs: Date.now() - started });
     return result;
   } catch (err) {
