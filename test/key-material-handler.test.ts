@@ -1033,3 +1033,11 @@ describe('logs', () => {
     expect(last.error).toMatch(/expected exactly 32 bytes \(256 bits\), received 16 bytes/);
   });
 });
+
+describe('unknown request types', () => {
+  test('fail with a message naming the request type and the resource, with no AWS call', async () => {
+    const event = { ...deleteEvent(props()), RequestType: 'Bogus' } as unknown as Parameters<typeof onEvent>[0];
+    await expect(onEvent(event, options)).rejects.toThrow(`Unknown RequestType 'Bogus' for resource ${event.LogicalResourceId}.`);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+});
