@@ -4,14 +4,13 @@
  * Messages quote error names and (for a few errors) the service's short message with every secret value
  * of the request removed: never passwords, credentials or response bodies.
  */
-import { attemptsMade, errorMessage, errorName, isAbortError, isTransientError, quoteServiceMessage } from '../shared/aws';
-import { DeadlineExceededError } from '../shared/deadline';
+import { errorMessage, errorName, isAbortError, isTransientError, quoteServiceMessage } from '../shared/aws';
+import { ActionableError, deadlineText, transientText } from '../shared/errors';
 
 /** An error whose message is already actionable; passed through unchanged by the mappers. */
-export class CustomKeyStoreError extends Error {
+export class CustomKeyStoreError extends ActionableError {
   public constructor(message: string) {
-    super(message);
-    this.name = 'CustomKeyStoreError';
+    super(message, 'CustomKeyStoreError');
   }
 }
 
@@ -30,8 +29,7 @@ export function subjectText(s: StoreSubject): string {
 
 /** The message for a call cut off at the Lambda deadline. */
 export function timeoutMessage(service: 'KMS' | 'Secrets Manager', operation: string, subject: StoreSubject): string {
-  return `${service} ${operation} for ${subjectText(subject)} ran out of time before the Lambda function's deadline: ` +
-    `transient ${service} faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; retry the deployment.`;
+  return deadlineText(service, operation, subjectText(subject));
 }
 
 /** Removes every occurrence of the given secret values from a text (longest first). */
@@ -45,12 +43,7 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
 }
 
 function passThrough(err: unknown): Error | undefined {
-  return err instanceof CustomKeyStoreError || err instanceof DeadlineExceededError ? err : undefined;
-}
-
-function transientText(err: unknown, service: string): string {
-  const attempts = attemptsMade(err);
-  return `a transient ${service} fault that persisted${attempts ? ` through ${attempts} attempts` : ''}; retry the deployment.`;
+  return err instanceof ActionableError ? err : undefined;
 }
 
 /** Extra context for mapping a KMS failure. */

@@ -70,6 +70,7 @@ export type { ConnectionErrorAdvice, ConnectionErrorCodeName } from './connectio
 export { CustomKeyStoreError } from './errors';
 export { Deadline, DeadlineExceededError } from '../shared/deadline';
 import { onRequestType } from '../shared/dispatch';
+import { ActionableError } from '../shared/errors';
 
 /** What Delete decided in onEvent (passed to isComplete in Data; Delete's Data never becomes attributes). */
 export type DeleteAction = 'DELETE' | 'DISCONNECT_AND_RETAIN';
@@ -226,7 +227,7 @@ function newContext(handler: 'onEvent' | 'isComplete', event: CustomKeyStoreEven
 }
 
 function asHandlerError(ctx: Context, err: unknown): Error {
-  if (err instanceof CustomKeyStoreError || (err instanceof Error && err.name === 'DeadlineExceededError')) {
+  if (err instanceof ActionableError) {
     return err;
   }
   return new CustomKeyStoreError(`Unexpected ${errorName(err) ?? 'error'} while handling ${ctx.event.RequestType} of ${subjectText(ctx.subject())}: ${errorMessage(err) || 'no message'}.`);
@@ -304,32 +305,29 @@ async function requireStore(ctx: Context, storeId: string): Promise<CustomKeySto
 }
 
 /** ConnectCustomKeyStore; false when KMS refused it because of the store's state (DISCONNECTING or FAILED). */
-async function connect(ctx: Context): Promise<boolean> {
-  try {
-    await ctx.kms('ConnectCustomKeyStore', (kms, abortSignal) => kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: ctx.storeId }), { abortSignal }));
-    ctx.log.info('connect requested', ctx.fields());
-    return true;
-  } catch (err) {
-    if (errorName(err) === 'CustomKeyStoreInvalidStateException') {
-      ctx.log.info('connect refused in the current state: checking again on the next poll', ctx.fields());
-      return false;
-    }
-    throw kmsFailure('ConnectCustomKeyStore', err, ctx.subject());
-  }
+function connect(ctx: Context): Promise<boolean> {
+  return requestConnectionChange(ctx, 'ConnectCustomKeyStore', 'connect', 'connect refused in the current state: checking again on the next poll');
 }
 
 /** DisconnectCustomKeyStore; false when KMS refused it because of the store's state (DISCONNECTING or DISCONNECTED). */
-async function disconnect(ctx: Context): Promise<boolean> {
+function disconnect(ctx: Context): Promise<boolean> {
+  return requestConnectionChange(ctx, 'DisconnectCustomKeyStore', 'disconnect', 'disconnect refused in the current state (already disconnecting or disconnected)');
+}
+
+async function requestConnectionChange(
+  ctx: Context, operation: 'ConnectCustomKeyStore' | 'DisconnectCustomKeyStore', verb: string, refused: string,
+): Promise<boolean> {
+  const Command = operation === 'ConnectCustomKeyStore' ? ConnectCustomKeyStoreCommand : DisconnectCustomKeyStoreCommand;
   try {
-    await ctx.kms('DisconnectCustomKeyStore', (kms, abortSignal) => kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: ctx.storeId }), { abortSignal }));
-    ctx.log.info('disconnect requested', ctx.fields());
+    await ctx.kms(operation, (kms, abortSignal) => kms.send(new Command({ CustomKeyStoreId: ctx.storeId }), { abortSignal }));
+    ctx.log.info(`${verb} requested`, ctx.fields());
     return true;
   } catch (err) {
     if (errorName(err) === 'CustomKeyStoreInvalidStateException') {
-      ctx.log.info('disconnect refused in the current state (already disconnecting or disconnected)', ctx.fields());
+      ctx.log.info(refused, ctx.fields());
       return false;
     }
-    throw kmsFailure('DisconnectCustomKeyStore', err, ctx.subject());
+    throw kmsFailure(operation, err, ctx.subject());
   }
 }
 

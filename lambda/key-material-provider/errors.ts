@@ -3,8 +3,8 @@
  * Messages quote only error names and (for a few KMS errors) the service's short message, which names a key
  * state or a parameter: never secret values or response bodies.
  */
-import { attemptsMade, errorMessage, errorName, isAbortError, isTransientError, quoteServiceMessage } from '../shared/aws';
-import { DeadlineExceededError } from '../shared/deadline';
+import { errorMessage, errorName, isAbortError, isTransientError, quoteServiceMessage } from '../shared/aws';
+import { ActionableError, deadlineText, transientText } from '../shared/errors';
 
 /** Where a failure happened. */
 export interface FailureSubject {
@@ -15,10 +15,9 @@ export interface FailureSubject {
 }
 
 /** An error whose message is already actionable; passed through unchanged by the mappers. */
-export class HandlerError extends Error {
+export class HandlerError extends ActionableError {
   public constructor(message: string) {
-    super(message);
-    this.name = 'HandlerError';
+    super(message, 'HandlerError');
   }
 }
 
@@ -28,20 +27,11 @@ function subjectText(s: FailureSubject): string {
 
 /** The message for a call cut off at the Lambda deadline. */
 export function timeoutMessage(service: 'KMS' | 'Secrets Manager' | 'CloudFormation', operation: string, subject: FailureSubject): string {
-  return `${service} ${operation} for ${subjectText(subject)} ran out of time before the Lambda function's deadline: ` +
-    `transient ${service} faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; retry the deployment.`;
+  return deadlineText(service, operation, subjectText(subject));
 }
 
 function passThrough(err: unknown): Error | undefined {
-  if (err instanceof HandlerError || err instanceof DeadlineExceededError) {
-    return err;
-  }
-  return undefined;
-}
-
-function transientText(err: unknown, service: string): string {
-  const attempts = attemptsMade(err);
-  return `a transient ${service} fault that persisted${attempts ? ` through ${attempts} attempts` : ''}; retry the deployment.`;
+  return err instanceof ActionableError ? err : undefined;
 }
 
 /** Maps a failed KMS call (GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, RotateKeyOnDemand). */

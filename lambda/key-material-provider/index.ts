@@ -17,7 +17,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { errorName, errorMessage, sdkClientConfig } from '../shared/aws';
-import { Deadline, DeadlineExceededError } from '../shared/deadline';
+import { Deadline } from '../shared/deadline';
 import { Logger } from '../shared/log';
 import {
   canRotateMaterial,
@@ -31,10 +31,11 @@ import {
   wrappingAlgorithmFor,
 } from './contract';
 import { FailureSubject, HandlerError, kmsFailure, secretFailure, timeoutMessage } from './errors';
-import { decodeMaterial, MaterialError, validateMaterial, wrapMaterial } from './material';
+import { decodeMaterial, validateMaterial, wrapMaterial } from './material';
 
 export { DeadlineExceededError, Deadline } from '../shared/deadline';
 import { onRequestType } from '../shared/dispatch';
+import { ActionableError } from '../shared/errors';
 export { HandlerError } from './errors';
 
 /** The custom resource event the Provider framework passes to onEvent. */
@@ -129,7 +130,7 @@ export async function onEvent(event: KeyMaterialEvent, options: OnEventOptions =
     log.info('request succeeded', { outcome: ctx.outcome, resultPhysicalResourceId: result.PhysicalResourceId, durationMs: Date.now() - started });
     return result;
   } catch (err) {
-    const safe = err instanceof HandlerError || err instanceof MaterialError || err instanceof DeadlineExceededError ? err : new HandlerError(
+    const safe = err instanceof ActionableError ? err : new HandlerError(
       `Unexpected ${errorName(err) ?? 'error'} while handling ${event.RequestType} of resource ${event.LogicalResourceId} (key ${keyArn || 'unknown'}): ${errorMessage(err) || 'no message'}.`);
     log.error('request failed', { outcome: 'FAILED', error: safe.message, durationMs: Date.now() - started });
     throw safe;

@@ -13,6 +13,7 @@ import {
   MaterialEncodingName,
   SYMMETRIC_MATERIAL_BYTES,
 } from './contract';
+import { ActionableError } from '../shared/errors';
 
 /** The secret value as Secrets Manager returned it (only the two value fields). */
 export interface SecretValue {
@@ -31,10 +32,9 @@ export interface MaterialSubject {
 }
 
 /** A material error: the message is safe to show (no material, no secret value). */
-export class MaterialError extends Error {
+export class MaterialError extends ActionableError {
   public constructor(message: string) {
-    super(message);
-    this.name = 'MaterialError';
+    super(message, 'MaterialError');
   }
 }
 

@@ -7,14 +7,15 @@
  * fails with a clear message even if the transport ignores the signal.
  */
 
+import { ActionableError } from './errors';
+
 /** Time kept back from the Lambda deadline to report the failure to CloudFormation. */
 export const DEFAULT_SAFETY_MARGIN_MS = 5_000;
 
 /** Thrown when a call is cut off at the deadline. */
-export class DeadlineExceededError extends Error {
+export class DeadlineExceededError extends ActionableError {
   public constructor(message: string) {
-    super(message);
-    this.name = 'DeadlineExceededError';
+    super(message, 'DeadlineExceededError');
   }
 }
 
