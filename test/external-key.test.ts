@@ -287,7 +287,7 @@ describe('ExternalKey', () => {
     });
   });
 
-  test('the secret value never appears in the template', () => {
+  test('gives the handler only a reference to the material secret (its ARN and encoding)', () => {
     const stack = makeStack();
     const secret = new secretsmanager.Secret(stack, 'Material');
     new ExternalKey(stack, 'Key', { material: KeyMaterial.fromSecret(secret) });

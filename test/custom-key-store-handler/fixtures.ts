@@ -9,6 +9,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
 import { CustomKeyStoreResourceProperties } from '../../lambda/custom-key-store-provider/contract';
 import type { CustomKeyStoreEvent, OnEventData } from '../../lambda/custom-key-store-provider/index';
+import { eventBuilders } from '../util/events';
 
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '111122223333';
@@ -75,28 +76,10 @@ export function adoptProps(overrides: Partial<CustomKeyStoreResourceProperties> 
   return { Adopt: 'true', CustomKeyStoreId: STORE_ID, Connect: 'true', KeysRemaining: 'FAIL', ...overrides };
 }
 
-function base(requestType: CustomKeyStoreEvent['RequestType']) {
-  return {
-    RequestType: requestType,
-    LogicalResourceId: LOGICAL_ID,
-    StackId: STACK_ID,
-    RequestId: `request-${requestType.toLowerCase()}`,
-    ResponseURL: RESPONSE_URL,
-    ResourceType: 'Custom::KmsCustomKeyStore',
-  };
-}
-
-export function createEvent(props: CustomKeyStoreResourceProperties): CustomKeyStoreEvent {
-  return { ...base('Create'), ResourceProperties: props };
-}
-
-export function updateEvent(oldProps: CustomKeyStoreResourceProperties, newProps: CustomKeyStoreResourceProperties, physicalResourceId = STORE_ID): CustomKeyStoreEvent {
-  return { ...base('Update'), PhysicalResourceId: physicalResourceId, OldResourceProperties: oldProps, ResourceProperties: newProps };
-}
-
-export function deleteEvent(props: CustomKeyStoreResourceProperties, physicalResourceId = STORE_ID): CustomKeyStoreEvent {
-  return { ...base('Delete'), PhysicalResourceId: physicalResourceId, ResourceProperties: props };
-}
+/** Create, Update and Delete events for this handler. */
+export const { createEvent, updateEvent, deleteEvent } = eventBuilders<CustomKeyStoreResourceProperties>({
+  resourceType: 'Custom::KmsCustomKeyStore', logicalResourceId: LOGICAL_ID, stackId: STACK_ID, responseUrl: RESPONSE_URL, physicalResourceId: STORE_ID,
+});
 
 /** The event isComplete receives: the request plus onEvent's PhysicalResourceId and Data. */
 export function afterOnEvent(event: CustomKeyStoreEvent, result: { PhysicalResourceId: string; Data?: OnEventData | Partial<OnEventData> }): CustomKeyStoreEvent {

@@ -4,7 +4,7 @@
  */
 import * as crypto from 'node:crypto';
 import { KeyMaterialResourceProperties } from '../../lambda/key-material-provider/contract';
-import type { KeyMaterialEvent } from '../../lambda/key-material-provider/index';
+import { eventBuilders } from '../util/events';
 
 export const REGION = 'eu-west-1';
 export const ACCOUNT = '111122223333';
@@ -72,25 +72,7 @@ export function withMaterial(overrides: Partial<KeyMaterialResourceProperties> =
   return props({ Material: { SecretArn: SECRET_ARN, Encoding: encoding }, ...overrides });
 }
 
-function base(requestType: KeyMaterialEvent['RequestType']): Omit<KeyMaterialEvent, 'ResourceProperties'> {
-  return {
-    RequestType: requestType,
-    LogicalResourceId: LOGICAL_ID,
-    StackId: STACK_ID,
-    RequestId: `request-${requestType.toLowerCase()}`,
-    ResponseURL: RESPONSE_URL,
-    ResourceType: 'Custom::KmsImportedKeyMaterial',
-  };
-}
-
-export function createEvent(resourceProperties: KeyMaterialResourceProperties): KeyMaterialEvent {
-  return { ...base('Create'), ResourceProperties: resourceProperties };
-}
-
-export function updateEvent(oldProps: KeyMaterialResourceProperties, newProps: KeyMaterialResourceProperties, physicalResourceId = KEY_ID): KeyMaterialEvent {
-  return { ...base('Update'), PhysicalResourceId: physicalResourceId, OldResourceProperties: oldProps, ResourceProperties: newProps };
-}
-
-export function deleteEvent(resourceProperties: KeyMaterialResourceProperties, physicalResourceId = KEY_ID): KeyMaterialEvent {
-  return { ...base('Delete'), PhysicalResourceId: physicalResourceId, ResourceProperties: resourceProperties };
-}
+/** Create, Update and Delete events for this handler. */
+export const { createEvent, updateEvent, deleteEvent } = eventBuilders<KeyMaterialResourceProperties>({
+  resourceType: 'Custom::KmsImportedKeyMaterial', logicalResourceId: LOGICAL_ID, stackId: STACK_ID, responseUrl: RESPONSE_URL, physicalResourceId: KEY_ID,
+});
