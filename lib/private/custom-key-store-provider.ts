@@ -36,16 +36,16 @@ export class CustomKeyStoreProvider extends HandlerProvider {
       queryInterval: Duration.seconds(QUERY_INTERVAL_SECONDS),
       totalTimeout: Duration.minutes(TOTAL_TIMEOUT_MINUTES),
     });
-    const account = this.stack.account;
+    const account = Stack.of(this).account;
     // Custom key store actions accept only Resource "*": scope them to this account. DescribeKey
     // (with ListKeys) finds the keys that still live in a store before it is deleted (any key).
-    this.addToRolePolicy(new iam.PolicyStatement({
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: CUSTOM_KEY_STORE_HANDLER_ACTIONS,
       resources: ['*'],
       conditions: { StringEquals: { 'kms:CallerAccount': account } },
     }));
     // ListKeys has no condition keys at all (a kms:CallerAccount condition would never match).
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }));
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'The custom key store actions (Create/Connect/Disconnect/Update/Delete/DescribeCustomKeyStores) and kms:ListKeys accept only Resource "*" in IAM, as does cloudhsm:DescribeClusters; the KMS ones are limited to this account with kms:CallerAccount. kms:DescribeKey (read-only) must reach any key of the account, to list the keys that still live in a store before it is deleted.',
@@ -56,10 +56,10 @@ export class CustomKeyStoreProvider extends HandlerProvider {
   public grantCloudHsm(): void {
     if (this.cloudHsmGranted) return;
     this.cloudHsmGranted = true;
-    this.addToRolePolicy(new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] }));
-    this.addToRolePolicy(new iam.PolicyStatement({
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['iam:CreateServiceLinkedRole'],
-      resources: [this.stack.formatArn({
+      resources: [Stack.of(this).formatArn({
         service: 'iam', region: '', resource: 'role',
         resourceName: `aws-service-role/${CKS_SERVICE}/AWSServiceRoleForKeyManagementServiceCustomKeyStores`,
       })],

@@ -6,6 +6,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 
+/** The runtime of every handler and framework function (cdk-nag AwsSolutions-L1 wants the newest). */
+const RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 /** Where the bundled handlers live, relative to this file (lib/private/). */
 const ASSETS_DIR = path.join(__dirname, '..', '..', 'assets');
 
@@ -50,7 +53,7 @@ export class HandlerProvider extends Construct {
     const fn = (handler: string, id: string) => new lambda.Function(this, id, {
       code,
       handler: `index.${handler}`,
-      runtime: lambda.Runtime.NODEJS_24_X,
+      runtime: RUNTIME,
       memorySize: 512,
       timeout: props.timeout,
       description: props.description,
@@ -81,12 +84,12 @@ export class HandlerProvider extends Construct {
     // The framework functions take aws-cdk-lib's default Node.js runtime; run them on the same
     // (newest) runtime as the handlers.
     for (const child of provider.node.findAll()) {
-      if (child instanceof lambda.CfnFunction) child.runtime = lambda.Runtime.NODEJS_24_X.name;
+      if (child instanceof lambda.CfnFunction) child.runtime = RUNTIME.name;
     }
     // The framework's grantInvoke names each function's versions and aliases too (`<arn>:*`).
     for (const fn of this.node.findAll().filter((c): c is lambda.CfnFunction => c instanceof lambda.CfnFunction)) {
       Validations.of(this).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${this.stack.getLogicalId(fn)}.Arn>:*]`,
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(fn)}.Arn>:*]`,
         reason: 'The Provider framework invokes its own functions; the wildcard covers only the versions and aliases of that one function.',
       });
     }
@@ -101,17 +104,6 @@ export class HandlerProvider extends Construct {
     }
   }
 
-  /**
-   * Adds a statement to the handler role's own policy.
-   */
-  public addToRolePolicy(statement: iam.PolicyStatement): void {
-    this.role.addToPrincipalPolicy(statement);
-  }
-
-  /** The stack this provider serves. */
-  public get stack(): Stack {
-    return Stack.of(this);
-  }
 }
 
 function grantWriteLogs(role: iam.Role, logGroup: logs.LogGroup): void {

@@ -31,9 +31,9 @@ export class KeyMaterialProvider extends HandlerProvider {
     });
 
     // Rollback detection: a refused material change is accepted as a no-op while this stack rolls back.
-    this.addToRolePolicy(new iam.PolicyStatement({
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: ['cloudformation:DescribeStacks'],
-      resources: [this.stack.stackId],
+      resources: [Stack.of(this).stackId],
     }));
   }
 
@@ -46,7 +46,7 @@ export class KeyMaterialProvider extends HandlerProvider {
     if (!statement) {
       statement = new iam.PolicyStatement({ actions, conditions });
       this.foreignKeyStatements.set(signature, statement);
-      this.addToRolePolicy(statement);
+      this.role.addToPrincipalPolicy(statement);
     }
     statement.addResources(keyArn);
   }
