@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import {
   CLOUDHSM_CLUSTER_ID_PATTERN, CustomKeyStoreResourceProperties,
   XKS_PROXY_URI_PATH_PATTERN,
-} from '../lambda/custom-key-store-provider/contract';
+} from './private/custom-key-store-contract';
 import { CustomKeyStoreBase, validateStoreId } from './private/custom-key-store-base';
 import { createStoreResource, CustomKeyStoreProvider } from './private/custom-key-store-provider';
 import { isLiteral, validatePattern } from './private/validation';

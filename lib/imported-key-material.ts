@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import {
   canRotateMaterial, IMPORTABLE_KEY_SPECS, KEY_MATERIAL_ID_PATTERN, KEY_MATERIAL_RESOURCE_TYPE,
   KeyMaterialResourceProperties, WRAPPING_KEY_SPEC, wrappingAlgorithmFor,
-} from '../lambda/key-material-provider/contract';
+} from './private/key-material-contract';
 import { KeyMaterial, KeyMaterialExpiration } from './key-material';
 import {
   DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,

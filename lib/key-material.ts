@@ -1,7 +1,7 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { isAsymmetricKeySpec } from '../lambda/key-material-provider/contract';
+import { isAsymmetricKeySpec } from './private/key-material-contract';
 import { grantGetSecretValue } from './private/secrets';
 
 /**

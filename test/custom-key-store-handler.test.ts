@@ -16,7 +16,7 @@ import {
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Emulator, startEmulator } from './kms-emulator';
 import { sdkClientConfig } from '../lambda/shared/aws';
-import { CREATE_FAILED_MARKER } from '../lambda/custom-key-store-provider/contract';
+import { CREATE_FAILED_MARKER } from '../lib/private/custom-key-store-contract';
 import {
   CONNECTION_ERROR_ADVICE,
   CustomKeyStoreEvent,

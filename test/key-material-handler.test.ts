@@ -28,7 +28,7 @@ import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { sdkClientConfig } from '../lambda/shared/aws';
-import { CREATE_FAILED_MARKER, KeyMaterialResourceProperties } from '../lambda/key-material-provider/contract';
+import { CREATE_FAILED_MARKER, KeyMaterialResourceProperties } from '../lib/private/key-material-contract';
 import { Deadline, handler, keyIdFromArn, onEvent, OnEventOptions } from '../lambda/key-material-provider/index';
 import {
   createEvent, deleteEvent, ecPrivateKey, IMPORT_TOKEN, KEY_ARN, KEY_ID, KEY_MATERIAL_ID, LOGICAL_ID, materialBytes,

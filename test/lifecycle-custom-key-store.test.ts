@@ -6,7 +6,7 @@
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { KeysRemainingBehaviour } from '../lib';
-import { QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES } from '../lambda/custom-key-store-provider/contract';
+import { QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES } from '../lib/private/custom-key-store-contract';
 import { Emulator, startEmulator } from './kms-emulator';
 import { LifecycleDriver } from './lifecycle/driver';
 import { CREATE_FAILED_MARKER } from './lifecycle/framework';

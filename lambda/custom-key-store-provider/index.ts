@@ -44,7 +44,7 @@ import {
   CustomKeyStoreResourceAttributes,
   CustomKeyStoreResourceProperties,
   XKS_PROXY_URI_PATH_PATTERN,
-} from './contract';
+} from '../../lib/private/custom-key-store-contract';
 import { CustomKeyStoreError, kmsFailure, StoreSubject, subjectText, timeoutMessage } from './errors';
 import { describeKeys, findKeysInStore, StoreKeys } from './keys';
 import {

@@ -8,7 +8,7 @@
  * the new value, which makes every step safe to repeat.
  */
 import type { CustomKeyStoresListEntry, UpdateCustomKeyStoreCommandInput } from '@aws-sdk/client-kms';
-import { CustomKeyStoreResourceProperties, CustomKeyStoreTypeName, SecretReferenceProperties } from './contract';
+import { CustomKeyStoreResourceProperties, CustomKeyStoreTypeName, SecretReferenceProperties } from '../../lib/private/custom-key-store-contract';
 
 export type ConnectionStateName = 'CONNECTED' | 'CONNECTING' | 'DISCONNECTED' | 'DISCONNECTING' | 'FAILED';
 

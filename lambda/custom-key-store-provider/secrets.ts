@@ -6,7 +6,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Deadline } from '../shared/deadline';
-import { SecretReferenceProperties, XKS_CREDENTIAL_FIELDS } from './contract';
+import { SecretReferenceProperties, XKS_CREDENTIAL_FIELDS } from '../../lib/private/custom-key-store-contract';
 import { CustomKeyStoreError, secretFailure, StoreSubject, subjectText, timeoutMessage } from './errors';
 
 /** The XKS proxy authentication credential as KMS takes it. */

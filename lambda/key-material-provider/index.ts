@@ -29,7 +29,7 @@ import {
   MaterialSourceProperties,
   WRAPPING_KEY_SPEC,
   wrappingAlgorithmFor,
-} from './contract';
+} from '../../lib/private/key-material-contract';
 import { FailureSubject, HandlerError, kmsFailure, secretFailure, timeoutMessage } from './errors';
 import { decodeMaterial, validateMaterial, wrapMaterial } from './material';
 

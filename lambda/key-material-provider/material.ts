@@ -12,7 +12,7 @@ import {
   isHmacKeySpec,
   MaterialEncodingName,
   SYMMETRIC_MATERIAL_BYTES,
-} from './contract';
+} from '../../lib/private/key-material-contract';
 import { ActionableError } from '../shared/errors';
 
 /** The secret value as Secrets Manager returned it (only the two value fields). */

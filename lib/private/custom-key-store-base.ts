@@ -1,6 +1,6 @@
 import { Resource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { CUSTOM_KEY_STORE_ID_PATTERN } from '../../lambda/custom-key-store-provider/contract';
+import { CUSTOM_KEY_STORE_ID_PATTERN } from './custom-key-store-contract';
 import type { ICustomKeyStore } from '../custom-key-store';
 import {
   CONNECT_CUSTOM_KEY_STORE_ACTIONS, DELETE_CUSTOM_KEY_STORE_ACTIONS, DESCRIBE_CUSTOM_KEY_STORES_ACTIONS,

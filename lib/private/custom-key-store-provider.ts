@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import {
   CUSTOM_KEY_STORE_RESOURCE_TYPE, CustomKeyStoreResourceProperties, QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES,
-} from '../../lambda/custom-key-store-provider/contract';
+} from './custom-key-store-contract';
 import { CUSTOM_KEY_STORE_HANDLER_ACTIONS } from './actions';
 import { HandlerProvider } from './handler-provider';
 

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { CustomKeyStoresListEntry, KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
-import { CustomKeyStoreResourceProperties } from '../../lambda/custom-key-store-provider/contract';
+import { CustomKeyStoreResourceProperties } from '../../lib/private/custom-key-store-contract';
 import type { CustomKeyStoreEvent, OnEventData } from '../../lambda/custom-key-store-provider/index';
 import { eventBuilders } from '../util/events';
 

@@ -3,7 +3,7 @@
  * an unwrap that reverses what the handler sent, sample material per key spec, and event builders.
  */
 import * as crypto from 'node:crypto';
-import { KeyMaterialResourceProperties } from '../../lambda/key-material-provider/contract';
+import { KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
 import { eventBuilders } from '../util/events';
 
 export const REGION = 'eu-west-1';

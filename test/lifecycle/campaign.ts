@@ -11,7 +11,7 @@ import { Emulator, FaultKind, keyMaterialId, startEmulator } from '../kms-emulat
 import { BundleModule } from './bundles';
 import { DriverTemplate, LifecycleDriver, SecretValue, StackOperation } from './driver';
 import { hmacMaterial, pkcs8Pem, rsaPkcs8, symmetricMaterial } from './materials';
-import { TOTAL_TIMEOUT_MINUTES } from '../../lambda/custom-key-store-provider/contract';
+import { TOTAL_TIMEOUT_MINUTES } from '../../lib/private/custom-key-store-contract';
 import { KMSUSER_PASSWORD_SECRET, keyMaterialTemplate, storeTemplate, XKS_CREDENTIAL_SECRET } from './stacks';
 
 /** The key-material handler's Lambda timeout: no request may take longer. */
