@@ -8,9 +8,10 @@ import {
 } from './private/key-material-contract';
 import { KeyMaterial, KeyMaterialExpiration } from './key-material';
 import {
-  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
+  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, GET_PARAMETERS_FOR_IMPORT_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS,
+  LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
 } from './private/actions';
-import { addToKeyPolicyOrElse, describeKey, grantOnKey, keyPolicyStatement, validateKey } from './private/key-info';
+import { addToKeyPolicyOrElse, grantOnKey, keyInfo, keyPolicyStatement, validateKey } from './private/key-info';
 import { KeyMaterialProvider } from './private/key-material-provider';
 import { validatePattern } from './private/validation';
 
@@ -99,7 +100,7 @@ export class ImportedKeyMaterial extends Construct {
     super(scope, id);
     this.key = props.key;
 
-    const info = describeKey(this, props.key);
+    const info = keyInfo(this, props.key);
     validateKey(this, props.key, info);
     const keySpec = props.keySpec ?? info.cfnKey?.keySpec ?? kms.KeySpec.SYMMETRIC_DEFAULT;
     const multiRegion = props.multiRegion ?? info.cfnKey?.multiRegion ?? false;
@@ -137,10 +138,10 @@ export class ImportedKeyMaterial extends Construct {
     allow(rotatable ? [...DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, ...LIST_KEY_MATERIALS_ACTIONS] : DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
     const material = props.material?.bind(this, keySpec, provider.role);
     if (material && expiration) {
-      allow(['kms:GetParametersForImport'], {
+      allow(GET_PARAMETERS_FOR_IMPORT_ACTIONS, {
         StringEquals: { 'kms:WrappingAlgorithm': wrappingAlgorithmFor(keySpec), 'kms:WrappingKeySpec': WRAPPING_KEY_SPEC },
       });
-      allow(['kms:ImportKeyMaterial'], { StringEquals: { 'kms:ExpirationModel': expiration.expirationModel } });
+      allow(IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS, { StringEquals: { 'kms:ExpirationModel': expiration.expirationModel } });
       if (rotatable) allow(ROTATE_KEY_MATERIAL_ACTIONS);
     }
 

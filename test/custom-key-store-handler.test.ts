@@ -9,14 +9,13 @@ import {
   DescribeCustomKeyStoresCommand,
   DescribeKeyCommand,
   DisconnectCustomKeyStoreCommand,
-  KMSClient,
   ListKeysCommand,
+  ListKeysCommandInput,
+  ListKeysCommandOutput,
   UpdateCustomKeyStoreCommand,
 } from '@aws-sdk/client-kms';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { Emulator, startEmulator } from './kms-emulator';
-import { sdkClientConfig } from '../lambda/shared/aws';
-import { CREATE_FAILED_MARKER } from '../lib/private/custom-key-store-contract';
 import {
   CONNECTION_ERROR_ADVICE,
   CustomKeyStoreEvent,
@@ -30,7 +29,6 @@ import {
   afterOnEvent,
   ALL_STATES,
   awsError,
-  captureLogs,
   cloudHsmProps,
   cloudHsmStore,
   CLUSTER_ID,
@@ -46,13 +44,11 @@ import {
   NEW_PASSWORD_SECRET_ARN,
   NEW_SECRET_ACCESS_KEY,
   NEW_STORE_ID,
-  options,
   OTHER_CLUSTER_ID,
   PASSWORD,
   PASSWORD_SECRET_ARN,
   REGION,
   RESPONSE_URL,
-  scriptedTransport,
   SECRET_ACCESS_KEY,
   SECRET_VALUES,
   sent,
@@ -68,9 +64,11 @@ import {
   xksProps,
   xksStore,
 } from './custom-key-store-handler/fixtures';
+import { CapturedLogs, captureLogs } from './util/logs';
+import { scriptedEndpoint, withModuleAt } from './util/scripted-endpoint';
 
 let m: Mocks;
-let logs: ReturnType<typeof captureLogs>;
+let logs: CapturedLogs;
 
 beforeEach(() => {
   m = mocks();
@@ -90,6 +88,19 @@ function describeReturns(...stores: ReturnType<typeof cloudHsmStore>[]): void {
     stub = stub.resolvesOnce({ CustomKeyStores: [s] });
   }
   stub.resolves({ CustomKeyStores: [stores[stores.length - 1]] });
+}
+
+/**
+ * ListKeys answers with `pages` in turn; returns each input as it was sent (the SDK's paginator reuses one input
+ * object, so the mock's recorded inputs all show the last marker).
+ */
+function listKeysPages(...pages: Omit<ListKeysCommandOutput, '$metadata'>[]): ListKeysCommandInput[] {
+  const inputs: ListKeysCommandInput[] = [];
+  m.kms.on(ListKeysCommand).callsFake((input: ListKeysCommandInput) => {
+    inputs.push({ ...input });
+    return pages[Math.min(inputs.length - 1, pages.length - 1)];
+  });
+  return inputs;
 }
 
 function noKeys(): void {
@@ -129,7 +140,7 @@ describe('Create', () => {
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: STORE_ID });
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
     // WHEN
-    const result = await onEvent(createEvent(cloudHsmProps()), options(m));
+    const result = await onEvent(createEvent(cloudHsmProps()));
     // THEN
     expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
     expect(sent(m.secrets)).toEqual([['GetSecretValue', { SecretId: PASSWORD_SECRET_ARN }]]);
@@ -147,14 +158,14 @@ describe('Create', () => {
 
   test('takes the password from the JSON field of the secret when JsonField is set', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: STORE_ID });
-    await onEvent(createEvent(cloudHsmProps({ KeyStorePassword: { SecretArn: NEW_PASSWORD_SECRET_ARN, JsonField: 'password' }, Connect: 'false' })), options(m));
+    await onEvent(createEvent(cloudHsmProps({ KeyStorePassword: { SecretArn: NEW_PASSWORD_SECRET_ARN, JsonField: 'password' }, Connect: 'false' })));
     expect(m.kms).toHaveReceivedCommandWith(CreateCustomKeyStoreCommand, { KeyStorePassword: NEW_PASSWORD });
   });
 
   test('creates an external key store with public endpoint connectivity and the credential from the secret', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: STORE_ID });
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    await onEvent(createEvent(xksProps()), options(m));
+    await onEvent(createEvent(xksProps()));
     expect(sent(m.secrets)).toEqual([['GetSecretValue', { SecretId: CREDENTIAL_SECRET_ARN }]]);
     expect(sent(m.kms)).toEqual([
       ['CreateCustomKeyStore', {
@@ -177,7 +188,7 @@ describe('Create', () => {
       XksProxyVpcEndpointServiceName: VPC_SERVICE,
       XksProxyVpcEndpointServiceOwner: '444455556666',
       XksProxyAuthenticationCredential: { SecretArn: NEW_CREDENTIAL_SECRET_ARN, JsonField: 'xks' },
-    })), options(m));
+    })));
     expect(sent(m.kms)[0]).toEqual(['CreateCustomKeyStore', {
       CustomKeyStoreName: STORE_NAME,
       CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
@@ -192,13 +203,13 @@ describe('Create', () => {
 
   test('with Connect false creates the store without connecting it', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: STORE_ID });
-    await onEvent(createEvent(cloudHsmProps({ Connect: 'false' })), options(m));
+    await onEvent(createEvent(cloudHsmProps({ Connect: 'false' })));
     expect(sentNames(m.kms)).toEqual(['CreateCustomKeyStore']);
   });
 
   test('fails with a message naming the existing store name when the name is in use', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreNameInUseException'));
-    const message = await failure(onEvent(createEvent(cloudHsmProps()), options(m)));
+    const message = await failure(onEvent(createEvent(cloudHsmProps())));
     expect(message).toBe(`KMS CreateCustomKeyStore failed for new custom key store ${STORE_NAME} (resource ${LOGICAL_ID}): CustomKeyStoreNameInUseException: ` +
       `a custom key store named '${STORE_NAME}' already exists in this account and Region (names are unique). ` +
       'It may be a store left by an earlier attempt: delete it (if it holds no keys) or adopt it, or choose another name. Use DescribeCustomKeyStores to find the existing store.');
@@ -207,7 +218,7 @@ describe('Create', () => {
   test('still returns the new store id when the connect request fails, so that a rollback can delete the store', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: STORE_ID });
     m.kms.on(ConnectCustomKeyStoreCommand).rejects(awsError('CloudHsmClusterNotActiveException'));
-    const result = await onEvent(createEvent(cloudHsmProps()), options(m));
+    const result = await onEvent(createEvent(cloudHsmProps()));
     expect(result.PhysicalResourceId).toBe(STORE_ID);
     expect(logs.parsed()).toContainEqual(expect.objectContaining({
       level: 'WARN',
@@ -220,13 +231,13 @@ describe('Create', () => {
     describeReturns(cloudHsmStore('DISCONNECTED'));
     m.kms.on(ConnectCustomKeyStoreCommand).rejects(awsError('CloudHsmClusterNotActiveException'));
     const event = afterOnEvent(createEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID });
-    const message = await failure(isComplete(event, options(m)));
+    const message = await failure(isComplete(event));
     expect(message).toBe(`KMS ConnectCustomKeyStore failed for custom key store ${STORE_ID} (${STORE_NAME}) (resource ${LOGICAL_ID}): CloudHsmClusterNotActiveException: ` +
       'the CloudHSM cluster is not active. Initialize and activate the cluster (CloudHSM User Guide, Getting started), then deploy again.');
   });
 
   test('fails before any KMS call when a required property is missing', async () => {
-    const message = await failure(onEvent(createEvent(xksProps({ XksProxyUriPath: undefined, XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE' })), options(m)));
+    const message = await failure(onEvent(createEvent(xksProps({ XksProxyUriPath: undefined, XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE' }))));
     expect(message).toBe(`Resource ${LOGICAL_ID} cannot create a EXTERNAL_KEY_STORE custom key store: missing XksProxyUriPath, XksProxyVpcEndpointServiceName.`);
     expect(sent(m.kms)).toEqual([]);
     expect(sent(m.secrets)).toEqual([]);
@@ -234,34 +245,34 @@ describe('Create', () => {
 
   test('removes the password from a KMS validation message that quotes it', async () => {
     m.kms.on(CreateCustomKeyStoreCommand).rejects(awsError('ValidationException', `Value '${PASSWORD}' at 'keyStorePassword' failed to satisfy constraint`));
-    const message = await failure(onEvent(createEvent(cloudHsmProps()), options(m)));
+    const message = await failure(onEvent(createEvent(cloudHsmProps())));
     expect(message).toContain("Value '***' at 'keyStorePassword'");
     expect(message).not.toContain(PASSWORD);
   });
 
   describe('secrets', () => {
     test('fails without quoting the secret when the password secret is not JSON but a JsonField is set', async () => {
-      const message = await failure(onEvent(createEvent(cloudHsmProps({ KeyStorePassword: { SecretArn: PASSWORD_SECRET_ARN, JsonField: 'password' } })), options(m)));
+      const message = await failure(onEvent(createEvent(cloudHsmProps({ KeyStorePassword: { SecretArn: PASSWORD_SECRET_ARN, JsonField: 'password' } }))));
       expect(message).toBe(`The key store password secret ${PASSWORD_SECRET_ARN} of new custom key store ${STORE_NAME} (resource ${LOGICAL_ID}) (JsonField 'password' requested) is not valid JSON.`);
       expect(sent(m.kms)).toEqual([]);
     });
 
     test('fails naming the accepted field names when the credential secret lacks the secret access key', async () => {
       m.secrets.on(GetSecretValueCommand, { SecretId: CREDENTIAL_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ accessKeyId: ACCESS_KEY_ID, secret: SECRET_ACCESS_KEY }) });
-      const message = await failure(onEvent(createEvent(xksProps()), options(m)));
+      const message = await failure(onEvent(createEvent(xksProps())));
       expect(message).toBe(`The XKS proxy authentication credential secret ${CREDENTIAL_SECRET_ARN} of new custom key store ${STORE_NAME} (resource ${LOGICAL_ID}) ` +
         'lacks the secret access key (one of secretAccessKey, SecretAccessKey, rawSecretAccessKey, RawSecretAccessKey) as a string field.');
     });
 
     test('fails when the password is shorter than KMS accepts, without quoting it', async () => {
       m.secrets.on(GetSecretValueCommand, { SecretId: PASSWORD_SECRET_ARN }).resolves({ SecretString: 'short' });
-      const message = await failure(onEvent(createEvent(cloudHsmProps()), options(m)));
+      const message = await failure(onEvent(createEvent(cloudHsmProps())));
       expect(message).toBe(`The key store password secret ${PASSWORD_SECRET_ARN} of new custom key store ${STORE_NAME} (resource ${LOGICAL_ID}): the kmsuser password must be 7 to 32 characters long.`);
     });
 
     test('maps an unreadable secret to an actionable message', async () => {
       m.secrets.on(GetSecretValueCommand, { SecretId: PASSWORD_SECRET_ARN }).rejects(awsError('AccessDeniedException'));
-      const message = await failure(onEvent(createEvent(cloudHsmProps()), options(m)));
+      const message = await failure(onEvent(createEvent(cloudHsmProps())));
       expect(message).toBe(`Secrets Manager GetSecretValue of the key store password secret ${PASSWORD_SECRET_ARN} failed for new custom key store ${STORE_NAME} (resource ${LOGICAL_ID}): AccessDeniedException: ` +
         "the provider's role may not read the secret. Grant it secretsmanager:GetSecretValue on the secret (and kms:Decrypt on the secret's customer managed KMS key); check the secret's resource policy.");
     });
@@ -270,7 +281,7 @@ describe('Create', () => {
   describe('adopt', () => {
     test('checks that the store exists and changes nothing', async () => {
       describeReturns(cloudHsmStore('CONNECTED'));
-      const result = await onEvent(createEvent(adoptProps()), options(m));
+      const result = await onEvent(createEvent(adoptProps()));
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
       expect(sent(m.kms)).toEqual([['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }]]);
       expect(sent(m.secrets)).toEqual([]);
@@ -278,14 +289,14 @@ describe('Create', () => {
 
     test('fails with a clear message when the store does not exist', async () => {
       m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
-      const message = await failure(onEvent(createEvent(adoptProps()), options(m)));
+      const message = await failure(onEvent(createEvent(adoptProps())));
       expect(message).toBe(`Cannot adopt custom key store ${STORE_ID} for resource ${LOGICAL_ID}: KMS has no custom key store with this id in this account and Region. ` +
         'Check the id (DescribeCustomKeyStores), the account and the Region.');
     });
 
     test('isComplete is complete at once, whatever the connection state', async () => {
       describeReturns(cloudHsmStore('DISCONNECTED'));
-      const result = await isComplete(afterOnEvent(createEvent(adoptProps()), { PhysicalResourceId: STORE_ID }), options(m));
+      const result = await isComplete(afterOnEvent(createEvent(adoptProps()), { PhysicalResourceId: STORE_ID }));
       expect(result).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
       expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores']);
     });
@@ -305,14 +316,14 @@ describe('isComplete after Create', () => {
   ])('with Connect true, a %s store gives IsComplete %s after %j', async (state, done, calls) => {
     describeReturns(cloudHsmStore(state));
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    const result = await isComplete(created('true'), options(m));
+    const result = await isComplete(created('true'));
     expect(result).toEqual(done ? { IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: state } } : { IsComplete: false });
     expect(sentNames(m.kms)).toEqual(calls);
   });
 
   test('with Connect true, a FAILED store fails at once with the connection error explained', async () => {
     describeReturns(cloudHsmStore('FAILED', { ConnectionErrorCode: 'USER_LOGGED_IN' }));
-    const message = await failure(isComplete(created('true'), options(m)));
+    const message = await failure(isComplete(created('true')));
     expect(message).toBe(`Custom key store ${STORE_ID} (${STORE_NAME}) failed to connect: USER_LOGGED_IN — ${CONNECTION_ERROR_ADVICE.USER_LOGGED_IN.meaning}. ` +
       `${CONNECTION_ERROR_ADVICE.USER_LOGGED_IN.check}. The store is left FAILED; if the stack rolls back, the handler disconnects and deletes it (it holds no keys yet). Fix the cause and deploy again.`);
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores']);
@@ -327,7 +338,7 @@ describe('isComplete after Create', () => {
   ])('with Connect false, a %s store gives IsComplete %s after %j', async (state, done, calls) => {
     describeReturns(cloudHsmStore(state));
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
-    const result = await isComplete(created('false'), options(m));
+    const result = await isComplete(created('false'));
     expect(result).toEqual(done ? { IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: state } } : { IsComplete: false });
     expect(sentNames(m.kms)).toEqual(calls);
   });
@@ -336,7 +347,7 @@ describe('isComplete after Create', () => {
     describeReturns(cloudHsmStore('CONNECTING'), cloudHsmStore('CONNECTING'), cloudHsmStore('CONNECTED'));
     const results = [];
     for (let i = 0; i < 3; i++) {
-      results.push(await isComplete(created('true'), options(m)));
+      results.push(await isComplete(created('true')));
     }
     expect(results).toEqual([{ IsComplete: false }, { IsComplete: false }, { IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } }]);
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
@@ -345,13 +356,13 @@ describe('isComplete after Create', () => {
   test('a connect refused because the store just turned FAILED is not an error: the next poll reports the failure', async () => {
     describeReturns(cloudHsmStore('DISCONNECTED'), cloudHsmStore('FAILED', { ConnectionErrorCode: 'NETWORK_ERRORS' }));
     m.kms.on(ConnectCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreInvalidStateException'));
-    expect(await isComplete(created('true'), options(m))).toEqual({ IsComplete: false });
-    expect(await failure(isComplete(created('true'), options(m)))).toMatch(/failed to connect: NETWORK_ERRORS — /);
+    expect(await isComplete(created('true'))).toEqual({ IsComplete: false });
+    expect(await failure(isComplete(created('true')))).toMatch(/failed to connect: NETWORK_ERRORS — /);
   });
 
   test('fails when the store disappeared', async () => {
     m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
-    expect(await failure(isComplete(created('true'), options(m)))).toBe(
+    expect(await failure(isComplete(created('true')))).toBe(
       `Custom key store ${STORE_ID} of resource ${LOGICAL_ID} does not exist in this account and Region: it was deleted outside CloudFormation. ` +
       'Remove the resource from the stack (or let the stack create a new store by changing its name and type), or restore the store and deploy again.');
   });
@@ -359,14 +370,14 @@ describe('isComplete after Create', () => {
   test.each(Object.entries(CONNECTION_ERROR_ADVICE))('a FAILED store with %s fails with that code, its meaning and what to check', async (code, advice) => {
     const store = advice.storeTypes.includes('AWS_CLOUDHSM') ? cloudHsmStore('FAILED', { ConnectionErrorCode: code as ConnectionErrorCodeType }) : xksStore('FAILED', { ConnectionErrorCode: code as ConnectionErrorCodeType });
     describeReturns(store);
-    const message = await failure(isComplete(created('true'), options(m)));
+    const message = await failure(isComplete(created('true')));
     expect(message).toBe(`Custom key store ${STORE_ID} (${STORE_NAME}) failed to connect: ${code} — ${advice.meaning}. ${advice.check}. ` +
       'The store is left FAILED; if the stack rolls back, the handler disconnects and deletes it (it holds no keys yet). Fix the cause and deploy again.');
   });
 
   test('a FAILED store with an unknown code still fails at once, with general advice', async () => {
     describeReturns(cloudHsmStore('FAILED', { ConnectionErrorCode: 'SOMETHING_NEW' as ConnectionErrorCodeType }));
-    expect(await failure(isComplete(created('true'), options(m)))).toMatch(
+    expect(await failure(isComplete(created('true')))).toMatch(
       new RegExp(`^Custom key store ${STORE_ID} \\(${STORE_NAME}\\) failed to connect: SOMETHING_NEW — KMS reported a connection error code this handler does not know\\. See "Troubleshooting a custom key store"`));
   });
 });
@@ -380,7 +391,7 @@ describe('Update', () => {
     describeReturns(connected());
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     const event = updateEvent(cloudHsmProps(), cloudHsmProps({ CustomKeyStoreName: 'Renamed' }));
-    const result = await onEvent(event, options(m));
+    const result = await onEvent(event);
     expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sent(m.kms)).toEqual([
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
@@ -391,7 +402,7 @@ describe('Update', () => {
   test('after a name change, isComplete is complete at once', async () => {
     describeReturns(connected({ CustomKeyStoreName: 'Renamed' }));
     const event = afterOnEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CustomKeyStoreName: 'Renamed' })), { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+    expect(await isComplete(event)).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores']);
   });
 
@@ -399,7 +410,7 @@ describe('Update', () => {
     describeReturns(xksStore('CONNECTED'));
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     const event = updateEvent(xksProps(), xksProps({ XksProxyUriPath: '/v2/kms/xks/v1', XksProxyAuthenticationCredential: { SecretArn: NEW_CREDENTIAL_SECRET_ARN, JsonField: 'xks' } }));
-    await onEvent(event, options(m));
+    await onEvent(event);
     expect(sent(m.kms)).toEqual([
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
       ['UpdateCustomKeyStore', {
@@ -414,7 +425,7 @@ describe('Update', () => {
   test('a cluster change on a CONNECTED store only disconnects in onEvent', async () => {
     describeReturns(connected());
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
-    const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })), options(m));
+    const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })));
     expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sent(m.kms)).toEqual([
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
@@ -437,7 +448,7 @@ describe('Update', () => {
     // WHEN
     const results = [];
     for (let i = 0; i < 4; i++) {
-      results.push(await isComplete(event, options(m)));
+      results.push(await isComplete(event));
     }
     // THEN
     expect(results).toEqual([
@@ -458,7 +469,7 @@ describe('Update', () => {
     m.kms.on(DisconnectCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreInvalidStateException'));
     const event = afterOnEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })),
       { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: false });
+    expect(await isComplete(event)).toEqual({ IsComplete: false });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DisconnectCustomKeyStore']);
   });
 
@@ -467,13 +478,13 @@ describe('Update', () => {
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     const oldProps = cloudHsmProps({ Connect: 'false' });
     const newProps = cloudHsmProps({ Connect: 'false', KeyStorePassword: { SecretArn: NEW_PASSWORD_SECRET_ARN, JsonField: 'password' } });
-    const result = await onEvent(updateEvent(oldProps, newProps), options(m));
+    const result = await onEvent(updateEvent(oldProps, newProps));
     expect(sent(m.kms)).toEqual([
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
       ['UpdateCustomKeyStore', { CustomKeyStoreId: STORE_ID, KeyStorePassword: NEW_PASSWORD }],
     ]);
     m.kms.resetHistory();
-    expect(await isComplete(afterOnEvent(updateEvent(oldProps, newProps), result), options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
+    expect(await isComplete(afterOnEvent(updateEvent(oldProps, newProps), result))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
   });
 
   test.each<[State, string[]]>([
@@ -487,7 +498,7 @@ describe('Update', () => {
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })), options(m));
+    const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })));
     expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: state } });
     expect(sentNames(m.kms)).toEqual(calls);
   });
@@ -500,10 +511,10 @@ describe('Update', () => {
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
     // WHEN
-    const result = await onEvent(event, options(m));
+    const result = await onEvent(event);
     const polls = [];
     for (let i = 0; i < 4; i++) {
-      polls.push((await isComplete(afterOnEvent(event, result), options(m))).IsComplete);
+      polls.push((await isComplete(afterOnEvent(event, result))).IsComplete);
     }
     // THEN
     expect(polls).toEqual([false, false, false, true]);
@@ -518,7 +529,7 @@ describe('Update', () => {
     describeReturns(cloudHsmStore('DISCONNECTED'));
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })), options(m));
+    await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })));
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'UpdateCustomKeyStore', 'ConnectCustomKeyStore']);
   });
 
@@ -528,7 +539,7 @@ describe('Update', () => {
     describeReturns(xksStore('DISCONNECTED', { XksProxyConfiguration: { Connectivity: 'VPC_ENDPOINT_SERVICE', VpcEndpointServiceName: VPC_SERVICE, UriEndpoint: 'https://private.example.com', UriPath: XKS_PATH } }));
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    await onEvent(updateEvent(oldProps, newProps), options(m));
+    await onEvent(updateEvent(oldProps, newProps));
     expect(m.kms).toHaveReceivedCommandWith(UpdateCustomKeyStoreCommand, {
       CustomKeyStoreId: STORE_ID,
       XksProxyUriEndpoint: XKS_ENDPOINT,
@@ -541,27 +552,27 @@ describe('Update', () => {
     describeReturns(cloudHsmStore('DISCONNECTED'), cloudHsmStore('CONNECTING'), cloudHsmStore('CONNECTED'));
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
     const event = updateEvent(cloudHsmProps({ Connect: 'false' }), cloudHsmProps({ Connect: 'true' }));
-    const result = await onEvent(event, options(m));
+    const result = await onEvent(event);
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'ConnectCustomKeyStore']);
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: false });
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: false });
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
   });
 
   test('Connect toggled true → false disconnects a CONNECTED store and waits for DISCONNECTED', async () => {
     describeReturns(cloudHsmStore('CONNECTED'), cloudHsmStore('DISCONNECTING'), cloudHsmStore('DISCONNECTED'));
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
     const event = updateEvent(cloudHsmProps({ Connect: 'true' }), cloudHsmProps({ Connect: 'false' }));
-    const result = await onEvent(event, options(m));
+    const result = await onEvent(event);
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DisconnectCustomKeyStore']);
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: false });
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: false });
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
   });
 
   test('no property change sends nothing and is complete at once', async () => {
     describeReturns(connected());
     const event = updateEvent(cloudHsmProps(), cloudHsmProps({ ServiceToken: 'arn:aws:lambda:eu-west-1:111122223333:function:new-token' }));
-    const result = await onEvent(event, options(m));
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+    const result = await onEvent(event);
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
     expect(sent(m.secrets)).toEqual([]);
   });
@@ -570,7 +581,7 @@ describe('Update', () => {
     describeReturns(connected());
     m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    const result = await onEvent(updateEvent(cloudHsmProps(), xksProps({ CustomKeyStoreName: 'NewXks' })), options(m));
+    const result = await onEvent(updateEvent(cloudHsmProps(), xksProps({ CustomKeyStoreName: 'NewXks' })));
     expect(result).toEqual({ PhysicalResourceId: NEW_STORE_ID, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'DISCONNECTED' } });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
     expect(m.kms).toHaveReceivedCommandWith(DescribeCustomKeyStoresCommand, { CustomKeyStoreId: STORE_ID });
@@ -580,7 +591,7 @@ describe('Update', () => {
   test('a replacement that keeps the name fails saying the new store needs a new name, naming the new store and not the old one', async () => {
     describeReturns(connected());
     m.kms.on(CreateCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreNameInUseException'));
-    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----' })), options(m)));
+    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nOTHER\n-----END CERTIFICATE-----' }))));
     expect(message).toMatch(new RegExp(`^KMS CreateCustomKeyStore failed for new custom key store ${STORE_NAME} \\(resource ${LOGICAL_ID}\\): CustomKeyStoreNameInUseException`));
     expect(message).toContain('This update replaces the store (a property that cannot change in place changed), and the new store is created before the old one is deleted: give the new store a new name.');
   });
@@ -595,8 +606,8 @@ describe('Update', () => {
       const rollback = updateEvent(cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'NewName' }), cloudHsmProps());
 
       // WHEN
-      const result = await onEvent(rollback, options(m));
-      const done = await isComplete(afterOnEvent(rollback, result), options(m));
+      const result = await onEvent(rollback);
+      const done = await isComplete(afterOnEvent(rollback, result));
 
       // THEN
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
@@ -615,8 +626,8 @@ describe('Update', () => {
       const rollback = updateEvent(xksProps({ CustomKeyStoreName: 'NewXks' }), cloudHsmProps());
 
       // WHEN
-      const result = await onEvent(rollback, options(m));
-      const done = await isComplete(afterOnEvent(rollback, result), options(m));
+      const result = await onEvent(rollback);
+      const done = await isComplete(afterOnEvent(rollback, result));
 
       // THEN
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
@@ -631,7 +642,7 @@ describe('Update', () => {
       const rollback = updateEvent(adoptProps({ CustomKeyStoreId: NEW_STORE_ID }), cloudHsmProps());
 
       // WHEN
-      const result = await onEvent(rollback, options(m));
+      const result = await onEvent(rollback);
 
       // THEN
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
@@ -640,7 +651,7 @@ describe('Update', () => {
 
     test('adopting the store that is already behind the physical id is no replacement', async () => {
       describeReturns(connected());
-      const result = await onEvent(updateEvent(cloudHsmProps(), adoptProps({ CustomKeyStoreId: STORE_ID })), options(m));
+      const result = await onEvent(updateEvent(cloudHsmProps(), adoptProps({ CustomKeyStoreId: STORE_ID })));
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', UpdateAction: 'IN_PLACE' } });
       expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores']);
     });
@@ -652,8 +663,8 @@ describe('Update', () => {
       const event = updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'Renamed' }));
 
       // WHEN
-      const result = await onEvent(event, options(m));
-      const done = await isComplete(afterOnEvent(event, result), options(m));
+      const result = await onEvent(event);
+      const done = await isComplete(afterOnEvent(event, result));
 
       // THEN
       expect(result.PhysicalResourceId).toBe(STORE_ID);
@@ -669,7 +680,7 @@ describe('Update', () => {
       describeReturns(connected({ TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB-yet-another\n-----END CERTIFICATE-----' }));
       m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
       m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-      const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'NewName' })), options(m));
+      const result = await onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ TrustAnchorCertificate: NEW_ANCHOR, CustomKeyStoreName: 'NewName' })));
       expect(result).toEqual({ PhysicalResourceId: NEW_STORE_ID, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'DISCONNECTED' } });
       expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
     });
@@ -678,7 +689,7 @@ describe('Update', () => {
       m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
       m.kms.on(CreateCustomKeyStoreCommand).resolves({ CustomKeyStoreId: NEW_STORE_ID });
       m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-      const result = await onEvent(updateEvent(xksProps(), cloudHsmProps()), options(m));
+      const result = await onEvent(updateEvent(xksProps(), cloudHsmProps()));
       expect(result.PhysicalResourceId).toBe(NEW_STORE_ID);
       expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'CreateCustomKeyStore', 'ConnectCustomKeyStore']);
     });
@@ -687,13 +698,13 @@ describe('Update', () => {
   test('isComplete of a replacement waits on the new store', async () => {
     describeReturns(cloudHsmStore('CONNECTED', { CustomKeyStoreId: NEW_STORE_ID }));
     const event = afterOnEvent(updateEvent(cloudHsmProps(), xksProps({ CustomKeyStoreName: 'NewXks' })), { PhysicalResourceId: NEW_STORE_ID });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'CONNECTED' } });
+    expect(await isComplete(event)).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: NEW_STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sent(m.kms)).toEqual([['DescribeCustomKeyStores', { CustomKeyStoreId: NEW_STORE_ID }]]);
   });
 
   test('changing the adopted store id adopts the other store (a replacement)', async () => {
     describeReturns(cloudHsmStore('CONNECTED', { CustomKeyStoreId: NEW_STORE_ID }));
-    const result = await onEvent(updateEvent(adoptProps(), adoptProps({ CustomKeyStoreId: NEW_STORE_ID })), options(m));
+    const result = await onEvent(updateEvent(adoptProps(), adoptProps({ CustomKeyStoreId: NEW_STORE_ID })));
     expect(result.PhysicalResourceId).toBe(NEW_STORE_ID);
     expect(sent(m.kms)).toEqual([['DescribeCustomKeyStores', { CustomKeyStoreId: NEW_STORE_ID }]]);
   });
@@ -701,7 +712,7 @@ describe('Update', () => {
   test('an unrelated cluster is refused with an actionable message', async () => {
     describeReturns(cloudHsmStore('DISCONNECTED'), cloudHsmStore('DISCONNECTED'));
     m.kms.on(UpdateCustomKeyStoreCommand).rejects(awsError('CloudHsmClusterNotRelatedException'));
-    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })), options(m)));
+    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID }))));
     expect(message).toBe(`KMS UpdateCustomKeyStore failed for custom key store ${STORE_ID} (${STORE_NAME}) (resource ${LOGICAL_ID}): CloudHsmClusterNotRelatedException: ` +
       'the new CloudHSM cluster has a different cluster certificate than the original cluster: a store can only move to a cluster that shares the backup history of its original cluster ' +
       '(created from a backup of it, or from the same backup). Use a related cluster, or create a new store for the unrelated cluster (change the trust anchor certificate and the name to replace the store).');
@@ -711,7 +722,7 @@ describe('Update', () => {
     describeReturns(cloudHsmStore('FAILED', { CloudHsmClusterId: OTHER_CLUSTER_ID, ConnectionErrorCode: 'INVALID_CREDENTIALS' }));
     const event = afterOnEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID })),
       { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
-    const message = await failure(isComplete(event, options(m)));
+    const message = await failure(isComplete(event));
     expect(message).toBe(`Custom key store ${STORE_ID} (${STORE_NAME}) failed to connect: INVALID_CREDENTIALS — ${CONNECTION_ERROR_ADVICE.INVALID_CREDENTIALS.meaning}. ` +
       `${CONNECTION_ERROR_ADVICE.INVALID_CREDENTIALS.check}. The store is left FAILED and its KMS keys are unusable until it connects. ` +
       'Fix the cause and deploy again (the handler disconnects a FAILED store before connecting it), or disconnect and connect it yourself (DisconnectCustomKeyStore, ConnectCustomKeyStore).');
@@ -721,8 +732,8 @@ describe('Update', () => {
     // The forward update (cluster A → B) failed before UpdateCustomKeyStore; the store still shows A.
     describeReturns(cloudHsmStore('CONNECTED'));
     const rollback = updateEvent(cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID }), cloudHsmProps({ CloudHsmClusterId: CLUSTER_ID }));
-    const result = await onEvent(rollback, options(m));
-    expect(await isComplete(afterOnEvent(rollback, result), options(m))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+    const result = await onEvent(rollback);
+    expect(await isComplete(afterOnEvent(rollback, result))).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
   });
 
@@ -730,13 +741,13 @@ describe('Update', () => {
     describeReturns(cloudHsmStore('DISCONNECTED', { CloudHsmClusterId: OTHER_CLUSTER_ID }));
     m.kms.on(UpdateCustomKeyStoreCommand).resolves({});
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
-    await onEvent(updateEvent(cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID }), cloudHsmProps({ CloudHsmClusterId: CLUSTER_ID })), options(m));
+    await onEvent(updateEvent(cloudHsmProps({ CloudHsmClusterId: OTHER_CLUSTER_ID }), cloudHsmProps({ CloudHsmClusterId: CLUSTER_ID })));
     expect(m.kms).toHaveReceivedCommandWith(UpdateCustomKeyStoreCommand, { CustomKeyStoreId: STORE_ID, CloudHsmClusterId: CLUSTER_ID });
   });
 
   test('fails with a clear message when the store was deleted outside CloudFormation', async () => {
     m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
-    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CustomKeyStoreName: 'Renamed' })), options(m)));
+    const message = await failure(onEvent(updateEvent(cloudHsmProps(), cloudHsmProps({ CustomKeyStoreName: 'Renamed' }))));
     expect(message).toMatch(new RegExp(`^Custom key store ${STORE_ID} of resource ${LOGICAL_ID} does not exist in this account and Region`));
   });
 });
@@ -744,10 +755,11 @@ describe('Update', () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('Delete', () => {
-  test('after a failed create makes no AWS call', async () => {
-    const event = deleteEvent(cloudHsmProps(), CREATE_FAILED_MARKER);
-    expect(await onEvent(event, options(m))).toEqual({ PhysicalResourceId: CREATE_FAILED_MARKER });
-    expect(await isComplete(afterOnEvent(event, { PhysicalResourceId: CREATE_FAILED_MARKER }), options(m))).toEqual({ IsComplete: true });
+  test('of a physical id that is not a store id makes no AWS call (the framework answers the Delete after a failed Create itself)', async () => {
+    const notAStore = '3f1c2b9e-7d4a-4c1e-9b2f-request-id';
+    const event = deleteEvent(cloudHsmProps(), notAStore);
+    expect(await onEvent(event)).toEqual({ PhysicalResourceId: notAStore });
+    expect(await isComplete(afterOnEvent(event, { PhysicalResourceId: notAStore }))).toEqual({ IsComplete: true });
     expect(sent(m.kms)).toEqual([]);
     expect(sent(m.secrets)).toEqual([]);
   });
@@ -755,9 +767,9 @@ describe('Delete', () => {
   test('of a store that no longer exists succeeds with no further call', async () => {
     m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
     const event = deleteEvent(cloudHsmProps());
-    const result = await onEvent(event, options(m));
+    const result = await onEvent(event);
     expect(result.PhysicalResourceId).toBe(STORE_ID);
-    expect(await isComplete(afterOnEvent(event, result), options(m))).toEqual({ IsComplete: true });
+    expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: true });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
   });
 
@@ -772,7 +784,7 @@ describe('Delete', () => {
     noKeys();
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
     m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
-    const result = await onEvent(deleteEvent(cloudHsmProps()), options(m));
+    const result = await onEvent(deleteEvent(cloudHsmProps()));
     expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: state, DeleteAction: 'DELETE' } });
     expect(sentNames(m.kms)).toEqual(calls);
   });
@@ -788,7 +800,7 @@ describe('Delete', () => {
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
     m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
     const event = afterOnEvent(deleteEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DELETE' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: done });
+    expect(await isComplete(event)).toEqual({ IsComplete: done });
     expect(sentNames(m.kms)).toEqual(calls);
   });
 
@@ -796,8 +808,8 @@ describe('Delete', () => {
     describeReturns(cloudHsmStore('DISCONNECTING'), cloudHsmStore('DISCONNECTED'));
     m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
     const event = afterOnEvent(deleteEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DELETE' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: false });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: true });
+    expect(await isComplete(event)).toEqual({ IsComplete: false });
+    expect(await isComplete(event)).toEqual({ IsComplete: true });
     expect(sent(m.kms)).toEqual([
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
       ['DescribeCustomKeyStores', { CustomKeyStoreId: STORE_ID }],
@@ -809,16 +821,17 @@ describe('Delete', () => {
     describeReturns(cloudHsmStore('DISCONNECTED'));
     m.kms.on(DeleteCustomKeyStoreCommand).rejects(awsError('CustomKeyStoreNotFoundException'));
     const event = afterOnEvent(deleteEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID, Data: { DeleteAction: 'DELETE' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: true });
+    expect(await isComplete(event)).toEqual({ IsComplete: true });
   });
 
   describe('with keys left in the store', () => {
     const deletion = new Date('2026-12-01T10:00:00Z');
+    let listKeysInputs: ListKeysCommandInput[];
     beforeEach(() => {
       describeReturns(cloudHsmStore('CONNECTED'));
-      m.kms.on(ListKeysCommand)
-        .resolvesOnce({ Keys: [{ KeyId: 'key-a' }, { KeyId: 'key-other' }], Truncated: true, NextMarker: 'page-2' })
-        .resolvesOnce({ Keys: [{ KeyId: 'key-b' }, { KeyId: 'key-gone' }], Truncated: false });
+      listKeysInputs = listKeysPages(
+        { Keys: [{ KeyId: 'key-a' }, { KeyId: 'key-other' }], Truncated: true, NextMarker: 'page-2' },
+        { Keys: [{ KeyId: 'key-b' }, { KeyId: 'key-gone' }], Truncated: false });
       m.kms.on(DescribeKeyCommand, { KeyId: 'key-a' }).resolves({ KeyMetadata: { KeyId: 'key-a', KeyState: 'Enabled', CustomKeyStoreId: STORE_ID } });
       m.kms.on(DescribeKeyCommand, { KeyId: 'key-other' }).resolves({ KeyMetadata: { KeyId: 'key-other', KeyState: 'Enabled', CustomKeyStoreId: NEW_STORE_ID } });
       m.kms.on(DescribeKeyCommand, { KeyId: 'key-b' }).resolves({ KeyMetadata: { KeyId: 'key-b', KeyState: 'PendingDeletion', DeletionDate: deletion, CustomKeyStoreId: STORE_ID } });
@@ -827,18 +840,18 @@ describe('Delete', () => {
     });
 
     test('with keysRemaining FAIL fails listing the keys of this store and their states, and does not disconnect', async () => {
-      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), options(m)));
+      const message = await failure(onEvent(deleteEvent(cloudHsmProps())));
       expect(message).toBe(`Cannot delete custom key store ${STORE_ID} (${STORE_NAME}): it still holds 2 KMS keys: key-a (Enabled), key-b (PendingDeletion until 2026-12-01). ` +
         'Schedule the remaining keys for deletion and wait until their waiting period ends (keys pending deletion still count), ' +
         'or set keysRemaining to DISCONNECT_AND_RETAIN, or retain this resource when you retry the stack delete.');
       expect(m.kms).not.toHaveReceivedCommand(DisconnectCustomKeyStoreCommand);
       expect(m.kms).not.toHaveReceivedCommand(DeleteCustomKeyStoreCommand);
-      expect(sent(m.kms).filter(([n]) => n === 'ListKeys')).toEqual([['ListKeys', { Limit: 1000 }], ['ListKeys', { Limit: 1000, Marker: 'page-2' }]]);
+      expect(listKeysInputs).toEqual([{ Limit: 1000 }, { Limit: 1000, Marker: 'page-2' }]);
     });
 
     test('with DISCONNECT_AND_RETAIN disconnects, logs a warning with the key count and does not delete', async () => {
       const event = deleteEvent(cloudHsmProps({ KeysRemaining: 'DISCONNECT_AND_RETAIN' }));
-      const result = await onEvent(event, options(m));
+      const result = await onEvent(event);
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DISCONNECT_AND_RETAIN' } });
       expect(m.kms).toHaveReceivedCommandWith(DisconnectCustomKeyStoreCommand, { CustomKeyStoreId: STORE_ID });
       expect(m.kms).not.toHaveReceivedCommand(DeleteCustomKeyStoreCommand);
@@ -859,17 +872,17 @@ describe('Delete', () => {
     test('stops the scan once 25 keys of the store are found, without reading further ListKeys pages, and does not disconnect', async () => {
       // GIVEN: page 1 holds 15 keys of the store among 30, page 2 10 more, and there is a page 3
       describeReturns(cloudHsmStore('CONNECTED'));
-      m.kms.on(ListKeysCommand)
-        .resolvesOnce({ Keys: Array.from({ length: 30 }, (_, i) => ({ KeyId: keyId(i) })), Truncated: true, NextMarker: 'page-2' })
-        .resolvesOnce({ Keys: Array.from({ length: 10 }, (_, i) => ({ KeyId: keyId(30 + i) })), Truncated: true, NextMarker: 'page-3' })
-        .resolves({ Keys: [{ KeyId: 'key-page-3' }], Truncated: false });
+      const listKeysInputs = listKeysPages(
+        { Keys: Array.from({ length: 30 }, (_, i) => ({ KeyId: keyId(i) })), Truncated: true, NextMarker: 'page-2' },
+        { Keys: Array.from({ length: 10 }, (_, i) => ({ KeyId: keyId(30 + i) })), Truncated: true, NextMarker: 'page-3' },
+        { Keys: [{ KeyId: 'key-page-3' }], Truncated: false });
       m.kms.on(DescribeKeyCommand).callsFake(async ({ KeyId }: { KeyId: string }) => {
         const i = Number(KeyId.slice(4));
         return i >= 30 || i % 2 === 0 ? inStore(KeyId) : elsewhere(KeyId);
       });
 
       // WHEN
-      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), options(m)));
+      const message = await failure(onEvent(deleteEvent(cloudHsmProps())));
 
       // THEN
       const expected = [...Array.from({ length: 15 }, (_, i) => keyId(2 * i)), ...Array.from({ length: 10 }, (_, i) => keyId(30 + i))];
@@ -877,7 +890,7 @@ describe('Delete', () => {
         `${expected.map((id) => `${id} (Enabled)`).join(', ')}. ` +
         'Schedule the remaining keys for deletion and wait until their waiting period ends (keys pending deletion still count), ' +
         'or set keysRemaining to DISCONNECT_AND_RETAIN, or retain this resource when you retry the stack delete.');
-      expect(sent(m.kms).filter(([n]) => n === 'ListKeys')).toEqual([['ListKeys', { Limit: 1000 }], ['ListKeys', { Limit: 1000, Marker: 'page-2' }]]);
+      expect(listKeysInputs).toEqual([{ Limit: 1000 }, { Limit: 1000, Marker: 'page-2' }]);
       expect(m.kms).toHaveReceivedCommandTimes(DescribeKeyCommand, 40);
       expect(m.kms).not.toHaveReceivedCommand(DisconnectCustomKeyStoreCommand);
       expect(m.kms).not.toHaveReceivedCommand(DeleteCustomKeyStoreCommand);
@@ -909,7 +922,7 @@ describe('Delete', () => {
       const started = Date.now();
 
       // WHEN
-      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), { ...options(m), deadline }));
+      const message = await failure(onEvent(deleteEvent(cloudHsmProps()), { deadline }));
 
       // THEN
       expect(Date.now() - started).toBeLessThan(3_000);
@@ -932,7 +945,7 @@ describe('Delete', () => {
       const deadline = new Deadline(Date.now() + 15_400);
 
       // WHEN
-      const result = await onEvent(deleteEvent(cloudHsmProps({ KeysRemaining: 'DISCONNECT_AND_RETAIN' })), { ...options(m), deadline });
+      const result = await onEvent(deleteEvent(cloudHsmProps({ KeysRemaining: 'DISCONNECT_AND_RETAIN' })), { deadline });
 
       // THEN
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DELETE' } });
@@ -944,8 +957,8 @@ describe('Delete', () => {
     describeReturns(cloudHsmStore('DISCONNECTING'), cloudHsmStore('DISCONNECTED'));
     const event = afterOnEvent(deleteEvent(cloudHsmProps({ KeysRemaining: 'DISCONNECT_AND_RETAIN' })),
       { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED', DeleteAction: 'DISCONNECT_AND_RETAIN' } });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: false });
-    expect(await isComplete(event, options(m))).toEqual({ IsComplete: true });
+    expect(await isComplete(event)).toEqual({ IsComplete: false });
+    expect(await isComplete(event)).toEqual({ IsComplete: true });
     expect(sentNames(m.kms)).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores']);
   });
 
@@ -955,14 +968,14 @@ describe('Delete', () => {
     m.kms.on(ListKeysCommand).resolves({ Keys: [{ KeyId: 'key-late' }], Truncated: false });
     m.kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'key-late', KeyState: 'Enabled', CustomKeyStoreId: STORE_ID } });
     const event = afterOnEvent(deleteEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID, Data: { DeleteAction: 'DELETE' } });
-    expect(await failure(isComplete(event, options(m)))).toMatch(new RegExp(`^Cannot delete custom key store ${STORE_ID} \\(${STORE_NAME}\\): it still holds 1 KMS key: key-late \\(Enabled\\)\\. Schedule`));
+    expect(await failure(isComplete(event))).toMatch(new RegExp(`^Cannot delete custom key store ${STORE_ID} \\(${STORE_NAME}\\): it still holds 1 KMS key: key-late \\(Enabled\\)\\. Schedule`));
   });
 
   test('an adopted store is deleted like any other', async () => {
     describeReturns(cloudHsmStore('DISCONNECTED'));
     noKeys();
     m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
-    await onEvent(deleteEvent(adoptProps()), options(m));
+    await onEvent(deleteEvent(adoptProps()));
     expect(m.kms).toHaveReceivedCommandWith(DeleteCustomKeyStoreCommand, { CustomKeyStoreId: STORE_ID });
   });
 });
@@ -990,7 +1003,7 @@ describe('every connection state × request type', () => {
     m.kms.on(ConnectCustomKeyStoreCommand).resolves({});
     m.kms.on(DisconnectCustomKeyStoreCommand).resolves({});
     m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
-    const run = isComplete(events[type](), options(m));
+    const run = isComplete(events[type]());
     if (outcome === 'throws') {
       await expect(run).rejects.toThrow(/failed to connect: NETWORK_ERRORS/);
     } else {
@@ -1002,24 +1015,26 @@ describe('every connection state × request type', () => {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe('transient faults and time', () => {
+  type Handler = typeof import('../lambda/custom-key-store-provider/index');
+  const HANDLER = require.resolve('../lambda/custom-key-store-provider/index');
   const throttled = { status: 400, body: { __type: 'ThrottlingException', message: 'Rate exceeded' } };
 
-  function realKmsClient(transport: ReturnType<typeof scriptedTransport>): KMSClient {
-    return new KMSClient(sdkClientConfig({ region: REGION, credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'not-a-secret' }, requestHandler: transport.handler }));
-  }
-
   test('ThrottlingException twice then success: the SDK standard retry strategy retries, the handler succeeds', async () => {
-    const transport = scriptedTransport({
+    const endpoint = await scriptedEndpoint({
       DescribeCustomKeyStores: [throttled, throttled, { status: 200, body: { CustomKeyStores: [{ CustomKeyStoreId: STORE_ID, CustomKeyStoreName: STORE_NAME, ConnectionState: 'DISCONNECTED' }] } }],
       ListKeys: [{ status: 200, body: { Keys: [], Truncated: false } }],
       DeleteCustomKeyStore: [{ status: 200, body: {} }],
     });
-    const result = await onEvent(deleteEvent(cloudHsmProps()), { clients: { kms: realKmsClient(transport), secretsManager: m.secretsClient } });
-    expect(result.PhysicalResourceId).toBe(STORE_ID);
-    expect(transport.targets).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores', 'DescribeCustomKeyStores', 'ListKeys', 'DeleteCustomKeyStore']);
+    try {
+      const result = await withModuleAt<Handler, { PhysicalResourceId: string }>(HANDLER, endpoint.url, REGION, (fresh) => fresh.onEvent(deleteEvent(cloudHsmProps())));
+      expect(result.PhysicalResourceId).toBe(STORE_ID);
+      expect(endpoint.targets).toEqual(['DescribeCustomKeyStores', 'DescribeCustomKeyStores', 'DescribeCustomKeyStores', 'ListKeys', 'DeleteCustomKeyStore']);
+    } finally {
+      await endpoint.close();
+    }
   });
 
-  test('the default clients take the region and the KMS endpoint from the environment (AWS_REGION, AWS_ENDPOINT_URL_KMS)', async () => {
+  test('the module clients take the region and the KMS endpoint from the environment (AWS_REGION, AWS_ENDPOINT_URL_KMS)', async () => {
     // GIVEN a local endpoint answering like KMS for a store that is gone
     const targets: string[] = [];
     const server = http.createServer((req, res) => {
@@ -1037,8 +1052,12 @@ describe('transient faults and time', () => {
       AWS_SECRET_ACCESS_KEY: 'not-a-secret',
     });
     try {
-      // WHEN no clients are injected
-      const result = await onEvent(deleteEvent(cloudHsmProps()));
+      // WHEN the handler module is loaded as a Lambda container loads it
+      let fresh: Handler | undefined;
+      jest.isolateModules(() => {
+        fresh = require(HANDLER) as Handler;
+      });
+      const result = await fresh!.onEvent(deleteEvent(cloudHsmProps()));
       // THEN
       expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DELETED', DeleteAction: 'DELETE' } });
       expect(targets).toEqual(['TrentService.DescribeCustomKeyStores']);
@@ -1049,13 +1068,16 @@ describe('transient faults and time', () => {
   });
 
   test('a fault that outlasts the Lambda deadline fails with a time-out message instead of hanging', async () => {
-    const transport = scriptedTransport({ DescribeCustomKeyStores: [throttled] });
-    const message = await failure(onEvent(deleteEvent(cloudHsmProps()), {
-      clients: { kms: realKmsClient(transport), secretsManager: m.secretsClient },
-      deadline: new Deadline(Date.now() + 300, 0),
-    }));
-    expect(message).toBe(`KMS DescribeCustomKeyStores for custom key store ${STORE_ID} (${STORE_NAME}) (resource ${LOGICAL_ID}) ran out of time before the Lambda function's deadline: ` +
-      "transient KMS faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; retry the deployment.");
+    const endpoint = await scriptedEndpoint({ DescribeCustomKeyStores: [throttled] });
+    try {
+      const message = await failure(withModuleAt<Handler, unknown>(HANDLER, endpoint.url, REGION,
+        (fresh) => fresh.onEvent(deleteEvent(cloudHsmProps()), { deadline: new fresh.Deadline(Date.now() + 300, 0) })));
+      expect(message).toBe(`KMS DescribeCustomKeyStores for custom key store ${STORE_ID} (${STORE_NAME}) (resource ${LOGICAL_ID}) ` +
+        "ran out of time before the Lambda function's deadline: " +
+        "transient KMS faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; retry the deployment.");
+    } finally {
+      await endpoint.close();
+    }
   });
 });
 
@@ -1070,12 +1092,12 @@ describe('logs and returned data', () => {
     describeReturns(cloudHsmStore('DISCONNECTED'));
     const outputs: unknown[] = [];
     // WHEN
-    outputs.push(await onEvent(createEvent(cloudHsmProps()), options(m)));
-    outputs.push(await onEvent(createEvent(xksProps()), options(m)));
+    outputs.push(await onEvent(createEvent(cloudHsmProps())));
+    outputs.push(await onEvent(createEvent(xksProps())));
     const update = updateEvent(cloudHsmProps(), cloudHsmProps({ KeyStorePassword: { SecretArn: NEW_PASSWORD_SECRET_ARN, JsonField: 'password' } }));
-    outputs.push(await onEvent(update, options(m)));
-    outputs.push(await failure(onEvent(update, options(m))));
-    outputs.push(await isComplete(afterOnEvent(createEvent(cloudHsmProps({ Connect: 'false' })), { PhysicalResourceId: STORE_ID }), options(m)));
+    outputs.push(await onEvent(update));
+    outputs.push(await failure(onEvent(update)));
+    outputs.push(await isComplete(afterOnEvent(createEvent(cloudHsmProps({ Connect: 'false' })), { PhysicalResourceId: STORE_ID })));
     // THEN
     const everything = JSON.stringify(outputs) + logs.lines.join('\n');
     expect(logs.lines.length).toBeGreaterThan(5);
@@ -1087,7 +1109,7 @@ describe('logs and returned data', () => {
 
   test('each line is JSON with the request type, logical id, physical id, store id, connection state, outcome and duration', async () => {
     describeReturns(cloudHsmStore('CONNECTING'));
-    await isComplete(afterOnEvent(createEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID }), options(m));
+    await isComplete(afterOnEvent(createEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID }));
     const last = logs.parsed().pop();
     expect(last).toEqual({
       level: 'INFO',
@@ -1109,25 +1131,29 @@ describe('logs and returned data', () => {
 
 describe('whole lifecycle against the KMS emulator (real SDK clients)', () => {
   let emu: Emulator;
-  let clients: { kms: KMSClient; secretsManager: SecretsManagerClient };
+  let handler: typeof import('../lambda/custom-key-store-provider/index');
+  let savedEnv: NodeJS.ProcessEnv;
 
   beforeAll(async () => {
     emu = await startEmulator({ region: REGION, connectDelayMs: 30, disconnectDelayMs: 20 });
-    const config = sdkClientConfig({ endpoint: emu.endpoint, region: REGION, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    clients = { kms: new KMSClient(config), secretsManager: new SecretsManagerClient(config) };
+    // The handler as a Lambda container loads it, its module-level clients pointed at the emulator by the environment.
+    savedEnv = { ...process.env };
+    Object.assign(process.env, { AWS_REGION: REGION, AWS_ENDPOINT_URL: emu.endpoint, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' });
+    jest.isolateModules(() => {
+      handler = require('../lambda/custom-key-store-provider/index');
+    });
   });
 
   afterAll(async () => {
-    clients.kms.destroy();
-    clients.secretsManager.destroy();
+    process.env = savedEnv;
     await emu.close();
   });
 
   /** What the Provider framework does: onEvent, then isComplete until complete (or it throws). */
   async function provider(event: CustomKeyStoreEvent): Promise<{ PhysicalResourceId: string; Data?: object }> {
-    const result = await onEvent(event, { clients });
+    const result = await handler.onEvent(event);
     for (let poll = 0; poll < 100; poll++) {
-      const done = await isComplete(afterOnEvent(event, result), { clients });
+      const done = await handler.isComplete(afterOnEvent(event, result));
       if (done.IsComplete) {
         return { PhysicalResourceId: result.PhysicalResourceId, Data: done.Data };
       }

@@ -3,17 +3,18 @@
  * lifecycles through the shipped bundle while the emulator injects 20% transient faults.
  */
 import { CampaignResult, runCampaign } from './lifecycle/campaign';
+import { CapturedLogs, captureLogs } from './util/logs';
 
 let result: CampaignResult;
-let logSpy: jest.SpyInstance;
+let logs: CapturedLogs;
 
 beforeAll(async () => {
-  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  logs = captureLogs(); // the handlers' and the framework's log lines
   result = await runCampaign({ runs: 20, rate: 0.2, seed: 42, concurrency: 4 });
 }, 120_000);
 
 afterAll(() => {
-  logSpy.mockRestore();
+  logs.restore();
 });
 
 test('every lifecycle converges to the right end state under 20% transient faults', () => {

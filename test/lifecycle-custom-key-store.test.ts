@@ -11,6 +11,7 @@ import { Emulator, startEmulator } from './kms-emulator';
 import { LifecycleDriver } from './lifecycle/driver';
 import { CREATE_FAILED_MARKER } from './lifecycle/framework';
 import { KMSUSER_PASSWORD_SECRET, StoreStackOptions, storeTemplate, XKS_CREDENTIAL_SECRET } from './lifecycle/stacks';
+import { CapturedLogs, captureLogs } from './util/logs';
 
 const STORE_TYPE = 'Custom::KmsCustomKeyStore';
 const CONNECT_DELAY_MS = 60_000;
@@ -27,7 +28,7 @@ interface StoreView {
 }
 
 let emulator: Emulator;
-let logSpy: jest.SpyInstance;
+let logs: CapturedLogs;
 
 beforeAll(async () => {
   emulator = await startEmulator({ connectDelayMs: CONNECT_DELAY_MS, disconnectDelayMs: DISCONNECT_DELAY_MS });
@@ -39,11 +40,11 @@ afterAll(async () => {
 
 beforeEach(() => {
   emulator.clearFaults();
-  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  logs = captureLogs(); // the handlers' and the framework's log lines
 });
 
 afterEach(() => {
-  logSpy.mockRestore();
+  logs.restore();
 });
 
 let storeCount = 0;

@@ -14,6 +14,7 @@ import { CREATE_FAILED_MARKER } from './lifecycle/framework';
 import { LifecycleDriver } from './lifecycle/driver';
 import { hmacMaterial, pkcs8Pem, rsaPkcs8, symmetricMaterial } from './lifecycle/materials';
 import { keyMaterialTemplate } from './lifecycle/stacks';
+import { CapturedLogs, captureLogs } from './util/logs';
 
 const MATERIAL_TYPE = 'Custom::KmsImportedKeyMaterial';
 
@@ -26,7 +27,7 @@ interface KeyView {
 
 let emulator: Emulator;
 let kmsClient: KMSClient;
-let logSpy: jest.SpyInstance;
+let logs: CapturedLogs;
 
 beforeAll(async () => {
   emulator = await startEmulator();
@@ -43,11 +44,11 @@ afterAll(async () => {
 
 beforeEach(() => {
   emulator.clearFaults();
-  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  logs = captureLogs(); // the handlers' and the framework's log lines
 });
 
 afterEach(() => {
-  logSpy.mockRestore();
+  logs.restore();
 });
 
 function driver(extra: Partial<ConstructorParameters<typeof LifecycleDriver>[0]> = {}): LifecycleDriver {

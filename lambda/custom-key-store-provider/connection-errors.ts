@@ -44,7 +44,8 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   CLUSTER_NOT_FOUND: {
     storeTypes: CLOUDHSM,
     meaning: 'KMS cannot find the CloudHSM cluster with the cluster ID of the key store',
-    check: 'Check that the cluster exists in this account and Region and was not deleted; if you restored it from a backup, set the cluster ID to the new cluster (it must share the backup history of the original one)',
+    check: 'Check that the cluster exists in this account and Region and was not deleted; if you restored it from a backup, set the cluster ID to ' +
+      'the new cluster (it must share the backup history of the original one)',
   },
   INSUFFICIENT_CLOUDHSM_HSMS: {
     storeTypes: CLOUDHSM,
@@ -53,8 +54,10 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   },
   INSUFFICIENT_FREE_ADDRESSES_IN_SUBNET: {
     storeTypes: CLOUDHSM,
-    meaning: 'at least one private subnet associated with the CloudHSM cluster has no available IP address; the connection needs one free address in each subnet (two are preferable)',
-    check: "Free IP addresses in the cluster's subnets (for example delete unused network interfaces) or associate the cluster with subnets that have free addresses",
+    meaning: 'at least one private subnet associated with the CloudHSM cluster has no available IP address; the connection needs one free address ' +
+      'in each subnet (two are preferable)',
+    check: "Free IP addresses in the cluster's subnets (for example delete unused network interfaces) or associate the cluster with subnets that " +
+      "have free addresses",
   },
   INTERNAL_ERROR: {
     storeTypes: BOTH,
@@ -63,18 +66,24 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   },
   INVALID_CREDENTIALS: {
     storeTypes: BOTH,
-    meaning: 'the credential KMS holds for the store is rejected: for a CloudHSM key store, the key store password does not match the current password of the kmsuser crypto user in the cluster; for an external key store, the proxy authentication credential (access key ID or secret access key) is not valid on the external key store proxy',
-    check: 'For a CloudHSM key store, set the kmsuser password in the cluster and store the same value in the key store password secret; for an external key store, make the credential secret match the credential configured on the proxy; then update the store with the new secret',
+    meaning: 'the credential KMS holds for the store is rejected: for a CloudHSM key store, the key store password does not match the current ' +
+      'password of the kmsuser crypto user in the cluster; for an external key store, the proxy authentication credential (access key ID or secret ' +
+      'access key) is not valid on the external key store proxy',
+    check: 'For a CloudHSM key store, set the kmsuser password in the cluster and store the same value in the key store password secret; for an ' +
+      'external key store, make the credential secret match the credential configured on the proxy; then update the store with the new secret',
   },
   NETWORK_ERRORS: {
     storeTypes: BOTH,
     meaning: 'network errors prevent KMS from connecting the custom key store to its backing key store',
-    check: 'For a CloudHSM key store, check the cluster security group (cloudhsm-cluster-<cluster-id>-sg) allows TCP 2223-2225, and the subnets, route tables and network ACLs of the cluster; for an external key store, check that KMS can reach the proxy endpoint (DNS, firewalls, load balancer listeners)',
+    check: 'For a CloudHSM key store, check the cluster security group (cloudhsm-cluster-<cluster-id>-sg) allows TCP 2223-2225, and the subnets, ' +
+      'route tables and network ACLs of the cluster; for an external key store, check that KMS can reach the proxy endpoint (DNS, firewalls, load ' +
+      'balancer listeners)',
   },
   SUBNET_NOT_FOUND: {
     storeTypes: CLOUDHSM,
     meaning: 'a subnet in the CloudHSM cluster configuration was deleted, so KMS cannot find all the subnets of the cluster',
-    check: 'Create a cluster from a recent backup of this cluster (this creates a new VPC and private subnets) and set the cluster ID of the key store to the new cluster',
+    check: 'Create a cluster from a recent backup of this cluster (this creates a new VPC and private subnets) and set the cluster ID of the key ' +
+      'store to the new cluster',
   },
   USER_LOCKED_OUT: {
     storeTypes: CLOUDHSM,
@@ -84,7 +93,8 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   USER_LOGGED_IN: {
     storeTypes: CLOUDHSM,
     meaning: 'the kmsuser crypto user is logged in to the CloudHSM cluster, which prevents KMS from rotating its password and logging in',
-    check: 'Log kmsuser out of the cluster in every CloudHSM client; if you changed its password to log in, store the new password in the key store password secret and update the store with it',
+    check: 'Log kmsuser out of the cluster in every CloudHSM client; if you changed its password to log in, store the new password in the key ' +
+      'store password secret and update the store with it',
   },
   USER_NOT_FOUND: {
     storeTypes: CLOUDHSM,
@@ -109,12 +119,15 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   XKS_PROXY_INVALID_TLS_CONFIGURATION: {
     storeTypes: XKS,
     meaning: 'KMS cannot connect to the external key store proxy because its TLS configuration is invalid',
-    check: 'Verify that the proxy supports TLS 1.2 or 1.3, that its TLS certificate is not expired, matches the host name of the proxy URI endpoint, and is signed by a certificate authority in the XKS Trusted Certificate Authorities list',
+    check: 'Verify that the proxy supports TLS 1.2 or 1.3, that its TLS certificate is not expired, matches the host name of the proxy URI ' +
+      'endpoint, and is signed by a certificate authority in the XKS Trusted Certificate Authorities list',
   },
   XKS_PROXY_NOT_REACHABLE: {
     storeTypes: XKS,
-    meaning: 'KMS cannot communicate with the external key store proxy (this code is also reported when the proxy says all external key manager instances are unavailable)',
-    check: 'Verify the proxy URI endpoint and path, that the proxy is active and reachable on its network, and that the external key manager instances are operating',
+    meaning: 'KMS cannot communicate with the external key store proxy (this code is also reported when the proxy says all external key manager ' +
+      'instances are unavailable)',
+    check: 'Verify the proxy URI endpoint and path, that the proxy is active and reachable on its network, and that the external key manager ' +
+      'instances are operating',
   },
   XKS_PROXY_TIMED_OUT: {
     storeTypes: XKS,
@@ -124,12 +137,15 @@ export const CONNECTION_ERROR_ADVICE: Readonly<Record<ConnectionErrorCodeName, C
   XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION: {
     storeTypes: XKS,
     meaning: 'the Amazon VPC endpoint service configuration does not conform to the requirements for a KMS external key store',
-    check: 'Verify that the endpoint service is for interface endpoints in this account, has a network load balancer in at least two subnets in different Availability Zones, allows the principal cks.kms.<region>.amazonaws.com, does not require acceptance of connection requests, and has a private DNS name that is unique in the Region, whose domain is verified and matches the TLS certificate',
+    check: 'Verify that the endpoint service is for interface endpoints in this account, has a network load balancer in at least two subnets in ' +
+      'different Availability Zones, allows the principal cks.kms.<region>.amazonaws.com, does not require acceptance of connection requests, and ' +
+      'has a private DNS name that is unique in the Region, whose domain is verified and matches the TLS certificate',
   },
   XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND: {
     storeTypes: XKS,
     meaning: 'KMS cannot find the VPC endpoint service it uses to communicate with the external key store proxy',
-    check: 'Verify the VPC endpoint service name (and owner), and that the KMS service principal cks.kms.<region>.amazonaws.com has service consumer permissions (Allow principals) on the endpoint service',
+    check: 'Verify the VPC endpoint service name (and owner), and that the KMS service principal cks.kms.<region>.amazonaws.com has service ' +
+      'consumer permissions (Allow principals) on the endpoint service',
   },
 };
 
@@ -142,7 +158,8 @@ export function connectionErrorAdvice(code: string | undefined): { code: string;
   return {
     code: code ?? 'NO_ERROR_CODE',
     meaning: code ? 'KMS reported a connection error code this handler does not know' : 'KMS reported no connection error code',
-    check: 'See "Troubleshooting a custom key store" in the AWS KMS Developer Guide (fix-keystore.html, xks-troubleshooting.html) and the ConnectionErrorCode of DescribeCustomKeyStores',
+    check: 'See "Troubleshooting a custom key store" in the AWS KMS Developer Guide (fix-keystore.html, xks-troubleshooting.html) and the ' +
+      'ConnectionErrorCode of DescribeCustomKeyStores',
   };
 }
 

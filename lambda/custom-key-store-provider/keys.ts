@@ -8,9 +8,11 @@
  * them), and before the Lambda deadline (SCAN_RESERVE_MS before it), so that an account with too many keys gets
  * an actionable failure instead of a time-out. The result says how the scan ended.
  */
-import { DescribeKeyCommand, KeyMetadata, KMSClient, ListKeysCommand } from '@aws-sdk/client-kms';
-import { errorName } from '../shared/aws';
+import { DescribeKeyCommand, KeyMetadata, paginateListKeys } from '@aws-sdk/client-kms';
+import { kms } from '../shared/clients';
 import { Deadline, DeadlineExceededError } from '../shared/deadline';
+import { errorName } from '../shared/errors';
+import { StoreContext } from './context';
 
 /** A key found in the store. */
 export interface StoreKey {
@@ -47,74 +49,64 @@ export const SCAN_RESERVE_MS = 15_000;
 const LIST_KEYS_PAGE_SIZE = 1000;
 const SCAN_STOPPED = 'the scan for keys in the store stopped before the Lambda deadline';
 
-/** Runs a KMS call; the caller bounds it by the deadline and maps errors. */
-export type KmsCall = <T>(operation: string, call: (kms: KMSClient, abortSignal: AbortSignal | undefined) => Promise<T>) => Promise<T>;
-
-export interface FindKeysOptions {
-  /** The Lambda deadline: the scan stops SCAN_RESERVE_MS before it. @default - unbounded */
-  readonly deadline?: Deadline;
-}
-
 function isScanStop(err: unknown): boolean {
   return err instanceof DeadlineExceededError && err.message === SCAN_STOPPED;
 }
 
-export async function findKeysInStore(kms: KmsCall, storeId: string, options: FindKeysOptions = {}): Promise<StoreKeys> {
-  const at = options.deadline?.at;
+/** Finds the keys of `storeId`; the scan as a whole is cut off (and its calls aborted) SCAN_RESERVE_MS before the deadline. */
+export async function findKeysInStore(ctx: StoreContext, storeId: string): Promise<StoreKeys> {
+  const at = ctx.deadline.at;
   const scanDeadline = at === undefined ? Deadline.none() : new Deadline(at, SCAN_RESERVE_MS);
-  /** One KMS call, cut off (and aborted) at the scan's stop time whatever the transport does. */
-  const call: KmsCall = (operation, send) => scanDeadline.run(
-    (scanSignal) => kms(operation, (client, signal) => send(client, signal && scanSignal ? AbortSignal.any([signal, scanSignal]) : signal ?? scanSignal)),
-    () => SCAN_STOPPED);
-
   const found: { key: StoreKey; position: number }[] = [];
   let undescribable = 0;
   let checked = 0;
   let listed = 0;
   let end: ScanEnd | undefined;
-  let stopped = false; // a call failed or the scan stopped: the other workers take no further key
-  let marker: string | undefined;
-  try {
-    do {
-      const page = await call('ListKeys', (client, abortSignal) =>
-        client.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }), { abortSignal }));
-      const keyIds = (page.Keys ?? []).map((k) => k.KeyId).filter((id): id is string => !!id);
-      const first = listed;
-      listed += keyIds.length;
-      let next = 0;
-      const worker = async () => {
-        while (next < keyIds.length && found.length < MAX_KEYS_LISTED && !stopped) {
-          const position = next++;
-          const keyId = keyIds[position];
-          let metadata: KeyMetadata | undefined;
-          try {
-            metadata = (await call('DescribeKey', (client, abortSignal) => client.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }))).KeyMetadata;
-          } catch (err) {
-            const name = errorName(err);
-            if (name === 'NotFoundException') {
-              checked++;
-              continue; // deleted since ListKeys
-            }
-            if (name === 'AccessDeniedException') {
-              checked++;
-              undescribable++;
-              continue;
-            }
-            stopped = true;
-            throw err;
+  let stopped = false; // a call failed or the scan stopped: the workers take no further key
+
+  /** DescribeKey of every key of one page, DESCRIBE_CONCURRENCY at a time, until MAX_KEYS_LISTED keys of the store are found. */
+  const describePage = async (keyIds: string[], first: number, abortSignal: AbortSignal | undefined) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < keyIds.length && found.length < MAX_KEYS_LISTED && !stopped) {
+        const position = next++;
+        const keyId = keyIds[position];
+        let metadata: KeyMetadata | undefined;
+        try {
+          metadata = (await kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal })).KeyMetadata;
+        } catch (err) {
+          const name = errorName(err);
+          if (name === 'NotFoundException' || name === 'AccessDeniedException') {
+            checked++; // NotFoundException: deleted since ListKeys
+            if (name === 'AccessDeniedException') undescribable++;
+            continue;
           }
-          checked++;
-          if (metadata?.CustomKeyStoreId === storeId) {
-            found.push({ key: { keyId, keyState: metadata.KeyState ?? 'Unknown', deletionDate: metadata.DeletionDate }, position: first + position });
-          }
+          stopped = true;
+          throw err;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, keyIds.length) }, worker));
-      marker = page.Truncated ? page.NextMarker : undefined;
-      if (found.length >= MAX_KEYS_LISTED) {
-        end = 'LIMIT';
+        checked++;
+        if (metadata?.CustomKeyStoreId === storeId) {
+          found.push({ key: { keyId, keyState: metadata.KeyState ?? 'Unknown', deletionDate: metadata.DeletionDate }, position: first + position });
+        }
       }
-    } while (marker && end === undefined);
+    };
+    await Promise.all(Array.from({ length: Math.min(DESCRIBE_CONCURRENCY, keyIds.length) }, worker));
+  };
+
+  try {
+    await scanDeadline.run(async (abortSignal) => {
+      ctx.log.debug('calling KMS', { operation: 'ListKeys/DescribeKey', ...ctx.fields() });
+      for await (const page of paginateListKeys({ client: kms, pageSize: LIST_KEYS_PAGE_SIZE }, {}, { abortSignal })) {
+        const keyIds = (page.Keys ?? []).map((k) => k.KeyId).filter((id): id is string => !!id);
+        const first = listed;
+        listed += keyIds.length;
+        await describePage(keyIds, first, abortSignal);
+        if (found.length >= MAX_KEYS_LISTED) {
+          end = 'LIMIT';
+          break;
+        }
+      }
+    }, () => SCAN_STOPPED);
   } catch (err) {
     stopped = true;
     if (!isScanStop(err)) {

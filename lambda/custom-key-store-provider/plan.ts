@@ -37,7 +37,9 @@ export function sameSecretReference(a: SecretReferenceProperties | undefined, b:
 }
 
 /** Why an update must create a new store (and CloudFormation then deletes the old one), or undefined. */
-export function replacementReason(old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties): string | undefined {
+export function replacementReason(
+  old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties,
+): string | undefined {
   if (isAdopted(old) !== isAdopted(next)) {
     return `Adopt changed from '${old?.Adopt ?? 'false'}' to '${next.Adopt}'`;
   }
@@ -47,7 +49,8 @@ export function replacementReason(old: Partial<CustomKeyStoreResourceProperties>
   if (storeTypeOf(old) !== storeTypeOf(next)) {
     return `CustomKeyStoreType changed from ${storeTypeOf(old)} to ${storeTypeOf(next)}`;
   }
-  if (storeTypeOf(next) === 'AWS_CLOUDHSM' && normalizedCertificate(old?.TrustAnchorCertificate) !== normalizedCertificate(next.TrustAnchorCertificate)) {
+  const certificateChanged = normalizedCertificate(old?.TrustAnchorCertificate) !== normalizedCertificate(next.TrustAnchorCertificate);
+  if (storeTypeOf(next) === 'AWS_CLOUDHSM' && certificateChanged) {
     return 'TrustAnchorCertificate changed';
   }
   return undefined;
@@ -87,7 +90,9 @@ export function storeMatchesReplacementFields(next: CustomKeyStoreResourceProper
  * themselves — old properties of another kind (say an XKS store that was never created, or an adopted id) say
  * nothing about this store, so only what the store shows is compared, and no secret or connection change follows.
  */
-export function inPlaceBaseline(old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties): Partial<CustomKeyStoreResourceProperties> {
+export function inPlaceBaseline(
+  old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties,
+): Partial<CustomKeyStoreResourceProperties> {
   return old && isAdopted(old) === isAdopted(next) && storeTypeOf(old) === storeTypeOf(next) ? old : next;
 }
 
@@ -166,7 +171,9 @@ function vpcServiceNameOf(p: Partial<CustomKeyStoreResourceProperties> | undefin
  * The in-place update from `old` to `next` for a store that currently looks like `observed`
  * (both properties describe a store of the same type: replacements are decided before).
  */
-export function planUpdate(old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties, observed: CustomKeyStoresListEntry): UpdatePlan {
+export function planUpdate(
+  old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties, observed: CustomKeyStoresListEntry,
+): UpdatePlan {
   const connected: ConnectedFields = {};
   const disconnected: DisconnectedFields = {};
   let disconnectNeededByDiff = false;
@@ -212,9 +219,11 @@ export function planUpdate(old: Partial<CustomKeyStoreResourceProperties> | unde
     // PUBLIC_ENDPOINT takes an empty service name (UpdateCustomKeyStore: "specify a null or empty string").
     consider(disconnected, 'XksProxyVpcEndpointServiceName', vpcServiceNameOf(old), vpcServiceNameOf(next), xks.VpcEndpointServiceName ?? '', true);
     if (next.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE' && next.XksProxyVpcEndpointServiceOwner) {
-      consider(disconnected, 'XksProxyVpcEndpointServiceOwner', old?.XksProxyVpcEndpointServiceOwner ?? '', next.XksProxyVpcEndpointServiceOwner, xks.VpcEndpointServiceOwner ?? '', true);
+      consider(disconnected, 'XksProxyVpcEndpointServiceOwner', old?.XksProxyVpcEndpointServiceOwner ?? '', next.XksProxyVpcEndpointServiceOwner,
+        xks.VpcEndpointServiceOwner ?? '', true);
     }
-    credentialChanged = !!next.XksProxyAuthenticationCredential?.SecretArn && !sameSecretReference(old?.XksProxyAuthenticationCredential, next.XksProxyAuthenticationCredential);
+    credentialChanged = !!next.XksProxyAuthenticationCredential?.SecretArn
+      && !sameSecretReference(old?.XksProxyAuthenticationCredential, next.XksProxyAuthenticationCredential);
   }
   return { connected, disconnected, passwordChanged, credentialChanged, disconnectNeededByDiff };
 }

@@ -4,10 +4,11 @@
  * Values are read only when a request needs them and never leave this process except in the KMS request:
  * no error message quotes a value (JSON.parse messages are not propagated, they can quote the input).
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Deadline } from '../shared/deadline';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SecretReferenceProperties, XKS_CREDENTIAL_FIELDS } from '../../lib/private/custom-key-store-contract';
-import { CustomKeyStoreError, secretFailure, StoreSubject, subjectText, timeoutMessage } from './errors';
+import { secretsManager } from '../shared/clients';
+import { StoreContext } from './context';
+import { CustomKeyStoreError, secretFailure } from './errors';
 
 /** The XKS proxy authentication credential as KMS takes it. */
 export interface XksCredential {
@@ -21,27 +22,21 @@ const PASSWORD_LENGTH = { min: 7, max: 32 };
 const ACCESS_KEY_ID_PATTERN = /^[A-Z2-7]{20,30}$/;
 const SECRET_ACCESS_KEY_PATTERN = /^[A-Za-z0-9/+=]{43,64}$/;
 
-export interface SecretReader {
-  readonly client: SecretsManagerClient;
-  readonly deadline: Deadline;
-  readonly subject: StoreSubject;
-}
-
-async function secretString(reader: SecretReader, ref: SecretReferenceProperties, purpose: string): Promise<string> {
+async function secretString(ctx: StoreContext, ref: SecretReferenceProperties, purpose: string): Promise<string> {
   if (!ref || typeof ref.SecretArn !== 'string' || ref.SecretArn === '') {
-    throw new CustomKeyStoreError(`The ${purpose} secret reference of ${subjectText(reader.subject)} has no SecretArn.`);
+    throw new CustomKeyStoreError(`The ${purpose} secret reference of ${ctx.subjectText()} has no SecretArn.`);
   }
   let out: { SecretString?: string; SecretBinary?: Uint8Array };
   try {
-    out = await reader.deadline.run(
-      (abortSignal) => reader.client.send(new GetSecretValueCommand({ SecretId: ref.SecretArn }), { abortSignal }),
-      () => timeoutMessage('Secrets Manager', 'GetSecretValue', reader.subject));
+    out = await ctx.call('Secrets Manager', 'GetSecretValue', (abortSignal) =>
+      secretsManager.send(new GetSecretValueCommand({ SecretId: ref.SecretArn }), { abortSignal }));
   } catch (err) {
-    throw secretFailure(err, reader.subject, ref.SecretArn, purpose);
+    throw secretFailure(err, ctx.subject(), ref.SecretArn, purpose);
   }
   out.SecretBinary?.fill(0);
   if (typeof out.SecretString !== 'string') {
-    throw new CustomKeyStoreError(`The ${purpose} secret ${ref.SecretArn} of ${subjectText(reader.subject)} has no SecretString (binary secrets are not supported): store the value as a string.`);
+    throw new CustomKeyStoreError(`The ${purpose} secret ${ref.SecretArn} of ${ctx.subjectText()} has no SecretString ` +
+      '(binary secrets are not supported): store the value as a string.');
   }
   return out.SecretString;
 }
@@ -61,10 +56,10 @@ function parseJsonObject(text: string, what: string): Record<string, unknown> {
 }
 
 /** The kmsuser password: the SecretString, or its JsonField. */
-export async function readKeyStorePassword(reader: SecretReader, ref: SecretReferenceProperties): Promise<string> {
+export async function readKeyStorePassword(ctx: StoreContext, ref: SecretReferenceProperties): Promise<string> {
   const purpose = 'key store password';
-  const text = await secretString(reader, ref, purpose);
-  const where = `The ${purpose} secret ${ref.SecretArn} of ${subjectText(reader.subject)}`;
+  const text = await secretString(ctx, ref, purpose);
+  const where = `The ${purpose} secret ${ref.SecretArn} of ${ctx.subjectText()}`;
   let password: unknown = text;
   if (ref.JsonField) {
     const obj = parseJsonObject(text, `${where} (JsonField '${ref.JsonField}' requested)`);
@@ -92,10 +87,10 @@ function firstString(obj: Record<string, unknown>, names: readonly string[]): st
 }
 
 /** The XKS proxy credential: a JSON SecretString (or the JSON object in its JsonField) with the XKS_CREDENTIAL_FIELDS. */
-export async function readXksCredential(reader: SecretReader, ref: SecretReferenceProperties): Promise<XksCredential> {
+export async function readXksCredential(ctx: StoreContext, ref: SecretReferenceProperties): Promise<XksCredential> {
   const purpose = 'XKS proxy authentication credential';
-  const text = await secretString(reader, ref, purpose);
-  const where = `The ${purpose} secret ${ref.SecretArn} of ${subjectText(reader.subject)}`;
+  const text = await secretString(ctx, ref, purpose);
+  const where = `The ${purpose} secret ${ref.SecretArn} of ${ctx.subjectText()}`;
   let obj = parseJsonObject(text, where);
   if (ref.JsonField) {
     const nested = obj[ref.JsonField];

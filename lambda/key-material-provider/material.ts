@@ -7,7 +7,6 @@
 import * as crypto from 'node:crypto';
 import {
   HMAC_MATERIAL_BYTES,
-  IMPORTABLE_KEY_SPECS,
   isAsymmetricKeySpec,
   isHmacKeySpec,
   MaterialEncodingName,
@@ -59,20 +58,24 @@ export function decodeMaterial(secret: SecretValue, encoding: MaterialEncodingNa
 
   if (jsonField !== undefined && jsonField !== '') {
     if (encoding === 'BINARY') {
-      throw new MaterialError(`Encoding BINARY cannot be combined with JsonField '${jsonField}' for ${where(subject)}: a JSON field holds text; use BASE64, HEX, PEM or AUTO.`);
+      throw new MaterialError(`Encoding BINARY cannot be combined with JsonField '${jsonField}' for ${where(subject)}: a JSON field holds text; ` +
+        `use BASE64, HEX, PEM or AUTO.`);
     }
     if (secret.SecretString === undefined) {
-      throw new MaterialError(`The secret for ${where(subject)} has no SecretString, but JsonField '${jsonField}' expects a JSON object in SecretString.`);
+      throw new MaterialError(`The secret for ${where(subject)} has no SecretString, but JsonField '${jsonField}' expects a JSON object in ` +
+        `SecretString.`);
     }
     let parsed: unknown;
     try {
       parsed = JSON.parse(secret.SecretString);
     } catch {
-      throw new MaterialError(`The SecretString of the secret for ${where(subject)} is not valid JSON, but JsonField '${jsonField}' expects a JSON object.`);
+      throw new MaterialError(`The SecretString of the secret for ${where(subject)} is not valid JSON, but JsonField '${jsonField}' expects a JSON ` +
+        `object.`);
     }
     const value = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>)[jsonField] : undefined;
     if (typeof value !== 'string') {
-      throw new MaterialError(`The JSON in the secret for ${where(subject)} has no string field '${jsonField}' (${value === undefined ? 'field absent' : `field is a ${Array.isArray(value) ? 'array' : typeof value}`}).`);
+      throw new MaterialError(`The JSON in the secret for ${where(subject)} has no string field '${jsonField}' ` +
+        `(${value === undefined ? 'field absent' : `field is a ${Array.isArray(value) ? 'array' : typeof value}`}).`);
     }
     return decodeText(value, encoding, subject);
   }
@@ -80,7 +83,8 @@ export function decodeMaterial(secret: SecretValue, encoding: MaterialEncodingNa
   switch (encoding) {
     case 'BINARY':
       if (secret.SecretBinary === undefined) {
-        throw new MaterialError(`Encoding BINARY expects SecretBinary, but the secret for ${where(subject)} holds a SecretString: store the raw bytes as SecretBinary, or set the encoding to BASE64, HEX or PEM.`);
+        throw new MaterialError(`Encoding BINARY expects SecretBinary, but the secret for ${where(subject)} holds a SecretString: store the raw ` +
+          `bytes as SecretBinary, or set the encoding to BASE64, HEX or PEM.`);
       }
       return Buffer.from(secret.SecretBinary);
     case 'AUTO':
@@ -95,7 +99,8 @@ export function decodeMaterial(secret: SecretValue, encoding: MaterialEncodingNa
 
 function requireString(secret: SecretValue, encoding: MaterialEncodingName, subject: MaterialSubject): string {
   if (secret.SecretString === undefined) {
-    throw new MaterialError(`Encoding ${encoding} expects a SecretString, but the secret for ${where(subject)} holds SecretBinary: set the encoding to BINARY (or AUTO).`);
+    throw new MaterialError(`Encoding ${encoding} expects a SecretString, but the secret for ${where(subject)} holds SecretBinary: set the ` +
+      `encoding to BINARY (or AUTO).`);
   }
   return secret.SecretString;
 }
@@ -117,12 +122,14 @@ function decodeText(text: string, encoding: Exclude<MaterialEncodingName, 'BINAR
 export function decodeBase64(text: string, subject: MaterialSubject): Buffer {
   const compact = text.replace(/\s+/g, '');
   if (compact.length === 0 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) {
-    throw new MaterialError(`The material in the secret for ${where(subject)} is not valid base64 (${compact.length} characters after removing whitespace): store base64 text, or set the encoding (BINARY, HEX, PEM) that matches the secret.`);
+    throw new MaterialError(`The material in the secret for ${where(subject)} is not valid base64 (${compact.length} characters after removing ` +
+      `whitespace): store base64 text, or set the encoding (BINARY, HEX, PEM) that matches the secret.`);
   }
   const bytes = Buffer.from(compact, 'base64');
   if (bytes.toString('base64') !== compact) {
     bytes.fill(0);
-    throw new MaterialError(`The material in the secret for ${where(subject)} is not canonical base64 (non-zero padding bits): re-encode the material.`);
+    throw new MaterialError(`The material in the secret for ${where(subject)} is not canonical base64 (non-zero padding bits): re-encode the ` +
+      `material.`);
   }
   return bytes;
 }
@@ -130,7 +137,8 @@ export function decodeBase64(text: string, subject: MaterialSubject): Buffer {
 export function decodeHex(text: string, subject: MaterialSubject): Buffer {
   const compact = text.replace(/\s+/g, '');
   if (compact.length === 0 || compact.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(compact)) {
-    throw new MaterialError(`The material in the secret for ${where(subject)} is not a hex string with an even number of digits (${compact.length} characters after removing whitespace).`);
+    throw new MaterialError(`The material in the secret for ${where(subject)} is not a hex string with an even number of digits (${compact.length} ` +
+      `characters after removing whitespace).`);
   }
   return Buffer.from(compact, 'hex');
 }
@@ -139,13 +147,17 @@ export function decodeHex(text: string, subject: MaterialSubject): Buffer {
 export function decodePem(text: string, subject: MaterialSubject): Buffer {
   const label = /-----BEGIN ([A-Z0-9 ]+)-----/.exec(text)?.[1];
   if (label !== 'PRIVATE KEY' && label !== 'RSA PRIVATE KEY' && label !== 'EC PRIVATE KEY') {
-    throw new MaterialError(`The material in the secret for ${where(subject)} is not a PEM private key: expected '-----BEGIN PRIVATE KEY-----', '-----BEGIN RSA PRIVATE KEY-----' or '-----BEGIN EC PRIVATE KEY-----', got ${label ? `'BEGIN ${label}'` : 'no PEM header'}${label?.includes('ENCRYPTED') ? ' (encrypted keys are not supported: store the unencrypted key)' : ''}.`);
+    throw new MaterialError(`The material in the secret for ${where(subject)} is not a PEM private key: expected '-----BEGIN PRIVATE KEY-----', ` +
+      `'-----BEGIN RSA PRIVATE KEY-----' or '-----BEGIN EC PRIVATE KEY-----', got ` +
+      `${label ? `'BEGIN ${label}'` : 'no PEM header'}` +
+      `${label?.includes('ENCRYPTED') ? ' (encrypted keys are not supported: store the unencrypted key)' : ''}.`);
   }
   let key: crypto.KeyObject;
   try {
     key = crypto.createPrivateKey({ key: text, format: 'pem' });
   } catch {
-    throw new MaterialError(`The PEM '${label}' in the secret for ${where(subject)} could not be parsed as a private key: check the secret holds a complete, unencrypted PEM block.`);
+    throw new MaterialError(`The PEM '${label}' in the secret for ${where(subject)} could not be parsed as a private key: check the secret holds a ` +
+      `complete, unencrypted PEM block.`);
   }
   return key.export({ format: 'der', type: 'pkcs8' });
 }
@@ -195,9 +207,6 @@ export function expectedMaterial(keySpec: string): string {
 /** Checks the decoded material against the key spec. Throws a MaterialError naming sizes, never bytes. */
 export function validateMaterial(material: Buffer, keySpec: string, subject: MaterialSubject): void {
   const head = `The key material for ${where(subject)} does not fit key spec ${keySpec}`;
-  if (!IMPORTABLE_KEY_SPECS.includes(keySpec)) {
-    throw new MaterialError(`Key spec '${keySpec}' of key ${subject.keyArn} (resource ${subject.logicalResourceId}) does not accept imported material: use one of ${IMPORTABLE_KEY_SPECS.join(', ')}.`);
-  }
   if (keySpec === 'SYMMETRIC_DEFAULT') {
     if (material.length !== SYMMETRIC_MATERIAL_BYTES) {
       throw new MaterialError(`${head}: expected ${expectedMaterial(keySpec)}, received ${material.length} bytes.`);
@@ -218,7 +227,8 @@ export function validateMaterial(material: Buffer, keySpec: string, subject: Mat
   try {
     key = crypto.createPrivateKey({ key: material, format: 'der', type: 'pkcs8' });
   } catch {
-    throw new MaterialError(`${head}: expected ${expectedMaterial(keySpec)}, received ${material.length} bytes that do not parse as a PKCS#8 DER private key (store it as PEM, or as base64/binary PKCS#8 DER).`);
+    throw new MaterialError(`${head}: expected ${expectedMaterial(keySpec)}, received ${material.length} bytes that do not parse as a PKCS#8 DER ` +
+      `private key (store it as PEM, or as base64/binary PKCS#8 DER).`);
   }
   const details = key.asymmetricKeyDetails ?? {};
   const rsaBits = RSA_BITS[keySpec];
@@ -236,7 +246,9 @@ export function validateMaterial(material: Buffer, keySpec: string, subject: Mat
  * RSAES_OAEP_SHA_256: RSA-OAEP(SHA-256) of the material.
  * RSA_AES_KEY_WRAP_SHA_256: RSA-OAEP(SHA-256) of a fresh AES-256 key || AES key wrap with padding (RFC 5649) of the material.
  */
-export function wrapMaterial(material: Buffer, publicKeyDer: Uint8Array, wrappingAlgorithm: 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256'): Buffer {
+export function wrapMaterial(
+  material: Buffer, publicKeyDer: Uint8Array, wrappingAlgorithm: 'RSAES_OAEP_SHA_256' | 'RSA_AES_KEY_WRAP_SHA_256',
+): Buffer {
   const publicKey = crypto.createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' });
   const oaep = (data: Buffer) => crypto.publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, data);
   if (wrappingAlgorithm === 'RSAES_OAEP_SHA_256') {

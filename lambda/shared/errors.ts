@@ -1,7 +1,8 @@
 /**
- * Errors whose message is already actionable, and the wording shared by the handlers' error mappers.
+ * Errors whose message is already actionable, the SDK's own error classification, and the wording shared by
+ * the handlers' error mappers.
  */
-import { attemptsMade } from './aws';
+import { isServerError, isThrottlingError, isTransientError } from '@smithy/core/retry';
 
 /**
  * An error whose message says what failed, where, why and what to do, and holds no secret: the
@@ -14,14 +15,49 @@ export class ActionableError extends Error {
   }
 }
 
+/** The AWS error name (`ThrottlingException`, `NotFoundException`, ...) of an SDK error, or undefined. */
+export function errorName(err: unknown): string | undefined {
+  const name = (err as { name?: unknown } | undefined)?.name;
+  return typeof name === 'string' && name.length > 0 ? name : undefined;
+}
+
+/** The message of an error, or '' (never a response body: SDK errors carry only the service's message). */
+export function errorMessage(err: unknown): string {
+  const message = (err as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : '';
+}
+
+/**
+ * True for the faults the SDK's retry strategy retries (throttling, transient and server errors), as the SDK
+ * classifies them: seeing one here means it persisted through every attempt.
+ */
+export function isRetriedFault(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as Parameters<typeof isTransientError>[0];
+  return isThrottlingError(e) || isTransientError(e) || isServerError(e);
+}
+
+/** True for the errors an aborted or cut-off call rejects with. */
+export function isAbortError(err: unknown): boolean {
+  const name = errorName(err);
+  return name === 'AbortError' || name === 'DeadlineExceededError';
+}
+
+/** Shortens a service message to something safe to quote (one line, bounded length). */
+export function quoteServiceMessage(message: string, max = 300): string {
+  const oneLine = message.replace(/\s+/g, ' ').trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max)}...` : oneLine;
+}
+
 /** The reason for a transient fault that outlived the SDK's retries. */
 export function transientText(err: unknown, service: string): string {
-  const attempts = attemptsMade(err);
-  return `a transient ${service} fault that persisted${attempts ? ` through ${attempts} attempts` : ''}; retry the deployment.`;
+  const attempts = (err as { $metadata?: { attempts?: unknown } } | undefined)?.$metadata?.attempts;
+  return `a transient ${service} fault that persisted${typeof attempts === 'number' ? ` through ${attempts} attempts` : ''}; retry the deployment.`;
 }
 
 /** The message for a call cut off at the Lambda deadline; `subject` says which resource. */
 export function deadlineText(service: string, operation: string, subject: string): string {
   return `${service} ${operation} for ${subject} ran out of time before the Lambda function's deadline: ` +
-    `transient ${service} faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; retry the deployment.`;
+    `transient ${service} faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; ` +
+    'retry the deployment.';
 }

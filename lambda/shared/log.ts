@@ -1,32 +1,28 @@
 /**
  * Structured JSON logging for the custom-resource handlers.
  *
- * One JSON object per line (console.log), so CloudWatch Logs Insights can query the fields.
+ * One JSON object per line, written with the console method of its level (console.debug, info, warn, error):
+ * under the functions' LoggingFormat.JSON, Lambda records each line at that level, so applicationLogLevel
+ * filters them (DEBUG lines are dropped at the default INFO level).
  * Only the fields declared here (plus scalar extras) are ever written: never the ResponseURL, the raw
  * event, ResourceProperties, secret values, SDK responses, import tokens or public keys.
  */
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 
-/** What a log line is about. Every field is a scalar chosen by the handler, never a payload. */
-export interface LogContext {
-  readonly requestType?: string;
-  readonly logicalResourceId?: string;
-  readonly physicalResourceId?: string;
-  readonly keyId?: string;
-  readonly [field: string]: string | number | boolean | undefined;
-}
-
-/** Extra scalar fields of one line (outcome, durationMs, operation, ...). */
+/** Scalar fields of a log line (request type, logical id, outcome, durationMs, operation, ...), never a payload. */
 export type LogFields = Readonly<Record<string, string | number | boolean | undefined>>;
 
-export class Logger {
-  public constructor(private readonly context: LogContext = {}, private readonly sink: (line: string) => void = (l) => console.log(l)) {}
+const WRITERS: Record<LogLevel, (line: string) => void> = {
+  DEBUG: (line) => console.debug(line),
+  INFO: (line) => console.info(line),
+  WARN: (line) => console.warn(line),
+  ERROR: (line) => console.error(line),
+};
 
-  /** A logger that adds `extra` to every line. */
-  public child(extra: LogContext): Logger {
-    return new Logger({ ...this.context, ...extra }, this.sink);
-  }
+export class Logger {
+  /** @param context fields added to every line */
+  public constructor(private readonly context: LogFields = {}) {}
 
   public debug(message: string, fields?: LogFields): void {
     this.write('DEBUG', message, fields);
@@ -48,11 +44,9 @@ export class Logger {
     const line: Record<string, unknown> = { level, message };
     for (const source of [this.context, fields ?? {}]) {
       for (const [k, v] of Object.entries(source)) {
-        if (v !== undefined && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')) {
-          line[k] = v;
-        }
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') line[k] = v;
       }
     }
-    this.sink(JSON.stringify(line));
+    WRITERS[level](JSON.stringify(line));
   }
 }

@@ -80,9 +80,6 @@ export const CLOUDHSM_CLUSTER_ID_PATTERN = /^cluster-[2-7a-zA-Z]{11}$/;
 /** XKS proxy URI paths start with / and end with /kms/xks/v1, with an optional prefix between. */
 export const XKS_PROXY_URI_PATH_PATTERN = /^\/([a-zA-Z0-9/_-]*\/)?kms\/xks\/v1$/;
 
-/** The physical id the Provider framework gives a resource whose Create failed. */
-export const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';
-
 /**
  * Waiter settings. A CloudHSM store can take about 20 minutes to connect; CloudFormation gives a
  * custom resource at most one hour (ServiceTimeout 3600 s).

@@ -4,7 +4,9 @@ import { Construct } from 'constructs';
 import {
   CUSTOM_KEY_STORE_RESOURCE_TYPE, CustomKeyStoreResourceProperties, QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES,
 } from './custom-key-store-contract';
-import { CUSTOM_KEY_STORE_HANDLER_ACTIONS } from './actions';
+import {
+  CREATE_SERVICE_LINKED_ROLE_ACTIONS, CUSTOM_KEY_STORE_HANDLER_ACTIONS, DESCRIBE_CLOUDHSM_CLUSTERS_ACTIONS, LIST_KEYS_ACTIONS,
+} from './actions';
 import { HandlerProvider } from './handler-provider';
 
 /** Construct id of the per-stack provider. Part of the public contract: don't rename. */
@@ -45,7 +47,7 @@ export class CustomKeyStoreProvider extends HandlerProvider {
       conditions: { StringEquals: { 'kms:CallerAccount': account } },
     }));
     // ListKeys has no condition keys at all (a kms:CallerAccount condition would never match).
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['kms:ListKeys'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: LIST_KEYS_ACTIONS, resources: ['*'] }));
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'The custom key store actions (Create/Connect/Disconnect/Update/Delete/DescribeCustomKeyStores) and kms:ListKeys accept only Resource "*" in IAM, as does cloudhsm:DescribeClusters; the KMS ones are limited to this account with kms:CallerAccount. kms:DescribeKey (read-only) must reach any key of the account, to list the keys that still live in a store before it is deleted.',
@@ -56,9 +58,9 @@ export class CustomKeyStoreProvider extends HandlerProvider {
   public grantCloudHsm(): void {
     if (this.cloudHsmGranted) return;
     this.cloudHsmGranted = true;
-    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: ['cloudhsm:DescribeClusters'], resources: ['*'] }));
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: DESCRIBE_CLOUDHSM_CLUSTERS_ACTIONS, resources: ['*'] }));
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['iam:CreateServiceLinkedRole'],
+      actions: CREATE_SERVICE_LINKED_ROLE_ACTIONS,
       resources: [Stack.of(this).formatArn({
         service: 'iam', region: '', resource: 'role',
         resourceName: `aws-service-role/${CKS_SERVICE}/AWSServiceRoleForKeyManagementServiceCustomKeyStores`,

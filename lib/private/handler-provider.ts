@@ -48,7 +48,7 @@ export class HandlerProvider extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: `Role of the ${props.description}`,
     });
-    grantWriteLogs(this.role, handlerLogs);
+    handlerLogs.grantWrite(this.role);
 
     const fn = (handler: string, id: string) => new lambda.Function(this, id, {
       code,
@@ -67,7 +67,7 @@ export class HandlerProvider extends Construct {
     const frameworkLogs = new logs.LogGroup(this, 'FrameworkLogs', { retention: logs.RetentionDays.ONE_YEAR });
     const frameworkRole = (name: string) => {
       const role = new iam.Role(this, name, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
-      grantWriteLogs(role, frameworkLogs);
+      frameworkLogs.grantWrite(role);
       return role;
     };
     const provider = new cr.Provider(this, 'Provider', {
@@ -103,12 +103,4 @@ export class HandlerProvider extends Construct {
       });
     }
   }
-
-}
-
-function grantWriteLogs(role: iam.Role, logGroup: logs.LogGroup): void {
-  role.addToPrincipalPolicy(new iam.PolicyStatement({
-    actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-    resources: [logGroup.logGroupArn],
-  }));
 }

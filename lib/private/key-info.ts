@@ -13,7 +13,8 @@ export interface KeyInfo {
   readonly inStack: boolean;
 }
 
-export function describeKey(scope: IConstruct, key: kms.IKey): KeyInfo {
+/** What the app tells about `key` (no AWS call): its L1 key, and whether it is in the stack of `scope`. */
+export function keyInfo(scope: IConstruct, key: kms.IKey): KeyInfo {
   const cfnKey = findCfnKey(key);
   return { cfnKey, inStack: cfnKey !== undefined && Stack.of(cfnKey) === Stack.of(scope) };
 }
@@ -59,7 +60,7 @@ export function keyPolicyStatement(principal: iam.IPrincipal, actions: string[],
  * otherwise in the grantee's IAM policy, scoped to the key ARN.
  */
 export function grantOnKey(scope: IConstruct, key: kms.IKey, grantee: iam.IGrantable, actions: string[]): iam.Grant {
-  const info = describeKey(scope, key);
+  const info = keyInfo(scope, key);
   if (info.inStack) {
     const statement = keyPolicyStatement(grantee.grantPrincipal, actions);
     return iam.Grant.addStatementToResourcePolicy({ grantee, actions, resourceArns: ['*'], resource: key, statement });

@@ -103,6 +103,3 @@ export function canRotateMaterial(keySpec: string, multiRegion: boolean): boolea
 
 /** KMS KeyMaterialId: 64 hexadecimal digits. */
 export const KEY_MATERIAL_ID_PATTERN = /^[0-9a-f]{64}$/;
-
-/** The physical id the Provider framework gives a resource whose Create failed. */
-export const CREATE_FAILED_MARKER = 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED';

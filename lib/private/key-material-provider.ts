@@ -1,6 +1,7 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { DESCRIBE_STACKS_ACTIONS } from './actions';
 import { HandlerProvider } from './handler-provider';
 
 /** Construct id of the per-stack provider. Part of the public contract: don't rename. */
@@ -32,7 +33,7 @@ export class KeyMaterialProvider extends HandlerProvider {
 
     // Rollback detection: a refused material change is accepted as a no-op while this stack rolls back.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
-      actions: ['cloudformation:DescribeStacks'],
+      actions: DESCRIBE_STACKS_ACTIONS,
       resources: [Stack.of(this).stackId],
     }));
   }

@@ -1,6 +1,6 @@
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { READ_SECRET_VALUE_ACTIONS } from './actions';
+import { DECRYPT_SECRET_ACTIONS, READ_SECRET_VALUE_ACTIONS } from './actions';
 
 /**
  * Grants exactly secretsmanager:GetSecretValue on the secret, and kms:Decrypt through Secrets
@@ -13,7 +13,7 @@ export function grantGetSecretValue(secret: secretsmanager.ISecret, grantee: iam
   if (secret.encryptionKey) {
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ['kms:Decrypt'],
+      actions: DECRYPT_SECRET_ACTIONS,
       resourceArns: [secret.encryptionKey.keyArn],
       conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` } },
     });

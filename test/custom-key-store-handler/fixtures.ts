@@ -1,9 +1,7 @@
 /**
  * Fixtures for the custom key store handler tests: properties, events, DescribeCustomKeyStores entries,
- * mocked clients, the list of commands sent, captured log lines, and a scripted HTTP transport for tests
- * that need the SDK's real retry strategy.
+ * the mocked clients and the list of commands sent.
  */
-import { Readable } from 'node:stream';
 import { CustomKeyStoresListEntry, KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
@@ -115,28 +113,20 @@ export function xksStore(state: State, overrides: Partial<CustomKeyStoresListEnt
 }
 
 export interface Mocks {
-  readonly kmsClient: KMSClient;
-  readonly secretsClient: SecretsManagerClient;
   readonly kms: AwsClientStub<KMSClient>;
   readonly secrets: AwsClientStub<SecretsManagerClient>;
 }
 
-/** Fresh mocked clients; the secrets hold the fixture values. */
+/** Fresh mocks of the handler's module-level clients (on their prototypes); the secrets hold the fixture values. */
 export function mocks(): Mocks {
-  const kmsClient = new KMSClient({ region: REGION });
-  const secretsClient = new SecretsManagerClient({ region: REGION });
-  const kms = mockClient(kmsClient);
-  const secrets = mockClient(secretsClient);
+  const kms = mockClient(KMSClient);
+  const secrets = mockClient(SecretsManagerClient);
   secrets.on(GetSecretValueCommand, { SecretId: PASSWORD_SECRET_ARN }).resolves({ SecretString: PASSWORD });
   secrets.on(GetSecretValueCommand, { SecretId: NEW_PASSWORD_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ password: NEW_PASSWORD }) });
   secrets.on(GetSecretValueCommand, { SecretId: CREDENTIAL_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }) });
   secrets.on(GetSecretValueCommand, { SecretId: NEW_CREDENTIAL_SECRET_ARN })
     .resolves({ SecretString: JSON.stringify({ xks: { AccessKeyId: NEW_ACCESS_KEY_ID, RawSecretAccessKey: NEW_SECRET_ACCESS_KEY } }) });
-  return { kmsClient, secretsClient, kms, secrets };
-}
-
-export function options(m: Mocks) {
-  return { clients: { kms: m.kmsClient, secretsManager: m.secretsClient } };
+  return { kms, secrets };
 }
 
 /** The commands a mocked client received, in order: [name, input]. */
@@ -159,39 +149,4 @@ export function awsError(name: string, message = `${name} message`): Error {
   err.$fault = 'client';
   err.$metadata = { httpStatusCode: 400 };
   return err;
-}
-
-/** Captures console.log lines (the handler's structured logs) for the duration of a test. */
-export function captureLogs(): { lines: string[]; parsed: () => Record<string, unknown>[]; restore: () => void } {
-  const lines: string[] = [];
-  const spy = jest.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
-    lines.push(args.map(String).join(' '));
-  });
-  return { lines, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>), restore: () => spy.mockRestore() };
-}
-
-/** A scripted HTTP transport for a real KMSClient: answers each X-Amz-Target with the next scripted reply. */
-export function scriptedTransport(script: Record<string, { status: number; body: object }[]>) {
-  const targets: string[] = [];
-  const handler = {
-    handle: async (request: { headers: Record<string, string> }) => {
-      const target = (request.headers['x-amz-target'] ?? '').replace('TrentService.', '');
-      targets.push(target);
-      const replies = script[target];
-      const reply = replies && replies.length > 1 ? replies.shift()! : replies?.[0];
-      if (!reply) {
-        throw new Error(`unscripted call ${target}`);
-      }
-      return {
-        response: {
-          statusCode: reply.status,
-          headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': `req-${targets.length}` },
-          body: Readable.from([Buffer.from(JSON.stringify(reply.body))]),
-        },
-      };
-    },
-    updateHttpClientConfig: () => undefined,
-    httpHandlerConfigs: () => ({}),
-  };
-  return { handler, targets };
 }

@@ -1,0 +1,115 @@
+/**
+ * The import round trip: read the material from its secret, validate it against the key spec,
+ * GetParametersForImport, wrap it under the returned public key, ImportKeyMaterial. The plaintext is zeroed
+ * whatever happens.
+ */
+import { GetParametersForImportCommand, ImportKeyMaterialCommand, ImportKeyMaterialCommandInput } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  ExpirationModelName, KeyMaterialResourceProperties, WRAPPING_KEY_SPEC, wrappingAlgorithmFor,
+} from '../../lib/private/key-material-contract';
+import { kms, secretsManager } from '../shared/clients';
+import { errorMessage, errorName } from '../shared/errors';
+import { KeyMaterialContext } from './context';
+import { HandlerError, kmsFailure, secretFailure } from './errors';
+import { decodeMaterial, validateMaterial, wrapMaterial } from './material';
+
+export function expirationModelOf(p: KeyMaterialResourceProperties): ExpirationModelName {
+  return p.ExpirationModel ?? 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+}
+
+/** Reads, decodes and validates the material, runs `use`, and zeroes the plaintext whatever happens. */
+export async function withMaterial<T>(ctx: KeyMaterialContext, use: (material: Buffer) => Promise<T>): Promise<T> {
+  const source = ctx.props.Material!;
+  const subject = ctx.subject(source.SecretArn);
+  let secret: { SecretString?: string; SecretBinary?: Uint8Array };
+  try {
+    secret = await ctx.call('Secrets Manager', 'GetSecretValue', (abortSignal) => secretsManager.send(new GetSecretValueCommand({
+      SecretId: source.SecretArn,
+      ...(source.VersionId ? { VersionId: source.VersionId } : {}),
+      ...(source.VersionStage ? { VersionStage: source.VersionStage } : {}),
+    }), { abortSignal }));
+  } catch (err) {
+    throw secretFailure(err, subject);
+  }
+  let material: Buffer | undefined;
+  try {
+    const where = { keyArn: ctx.keyArn, logicalResourceId: ctx.event.LogicalResourceId, secretArn: source.SecretArn };
+    material = decodeMaterial(secret, source.Encoding ?? 'AUTO', source.JsonField, where);
+    validateMaterial(material, ctx.props.KeySpec, where);
+    ctx.log.info('material read and validated', { keySpec: ctx.props.KeySpec, materialBytes: material.length });
+    return await use(material);
+  } finally {
+    material?.fill(0);
+    secret.SecretBinary?.fill(0);
+  }
+}
+
+/** The wrapped material and import token, ready for ImportKeyMaterial. */
+export interface PreparedImport {
+  readonly importToken: Uint8Array;
+  readonly encryptedKeyMaterial: Uint8Array;
+}
+
+/** GetParametersForImport, then wrap the material under the returned public key. */
+export async function prepareImport(ctx: KeyMaterialContext, material: Buffer): Promise<PreparedImport> {
+  const wrappingAlgorithm = wrappingAlgorithmFor(ctx.props.KeySpec);
+  let params;
+  try {
+    params = await ctx.kms('GetParametersForImport', (abortSignal) => kms.send(new GetParametersForImportCommand({
+      KeyId: ctx.keyArn,
+      WrappingAlgorithm: wrappingAlgorithm,
+      WrappingKeySpec: WRAPPING_KEY_SPEC,
+    }), { abortSignal }));
+  } catch (err) {
+    throw kmsFailure('GetParametersForImport', err, ctx.subject());
+  }
+  if (!params.PublicKey || !params.ImportToken) {
+    throw new HandlerError(`KMS GetParametersForImport for key ${ctx.keyArn} (resource ${ctx.event.LogicalResourceId}) returned no public key or ` +
+      `import token; ` +
+      'retry the deployment.');
+  }
+  try {
+    return { importToken: params.ImportToken, encryptedKeyMaterial: wrapMaterial(material, params.PublicKey, wrappingAlgorithm) };
+  } catch (err) {
+    throw new HandlerError(`Wrapping the key material for key ${ctx.keyArn} (resource ${ctx.event.LogicalResourceId}) with ${wrappingAlgorithm} ` +
+      `failed: ` +
+      `${errorMessage(err) || errorName(err) || 'unknown error'}. ` +
+      (wrappingAlgorithm === 'RSAES_OAEP_SHA_256' ? `The material (${material.length} bytes) may be too long for RSA-OAEP under ` +
+        `${WRAPPING_KEY_SPEC}.` : 'Retry the deployment.'));
+  }
+}
+
+export interface ImportOptions {
+  /** ImportType (only sent for SYMMETRIC_DEFAULT keys). */
+  readonly importType?: 'EXISTING_KEY_MATERIAL' | 'NEW_KEY_MATERIAL';
+  /** Reject with the raw SDK error instead of the mapped one. */
+  readonly raw?: boolean;
+}
+
+export async function sendImport(ctx: KeyMaterialContext, prepared: PreparedImport, options: ImportOptions): Promise<{ keyMaterialId?: string }> {
+  const expirationModel = expirationModelOf(ctx.props);
+  const input: ImportKeyMaterialCommandInput = {
+    KeyId: ctx.keyArn,
+    ImportToken: prepared.importToken,
+    EncryptedKeyMaterial: prepared.encryptedKeyMaterial,
+    ExpirationModel: expirationModel,
+    ...(expirationModel === 'KEY_MATERIAL_EXPIRES' ? { ValidTo: new Date(ctx.props.ValidTo!) } : {}),
+    ...(options.importType && ctx.props.KeySpec === 'SYMMETRIC_DEFAULT' ? { ImportType: options.importType } : {}),
+  };
+  try {
+    const out = await ctx.kms('ImportKeyMaterial', (abortSignal) => kms.send(new ImportKeyMaterialCommand(input), { abortSignal }));
+    ctx.log.info('material imported', { importType: input.ImportType, expirationModel, keyMaterialId: out.KeyMaterialId });
+    return { keyMaterialId: out.KeyMaterialId };
+  } catch (err) {
+    if (options.raw) {
+      throw err;
+    }
+    throw kmsFailure('ImportKeyMaterial', err, ctx.subject());
+  }
+}
+
+/** First import (Create, or material added on Update). */
+export async function importMaterial(ctx: KeyMaterialContext, material: Buffer, options: ImportOptions): Promise<{ keyMaterialId?: string }> {
+  return sendImport(ctx, await prepareImport(ctx, material), options);
+}
