@@ -5,7 +5,7 @@
  * of the request removed: never passwords, credentials or response bodies.
  */
 import {
-  ActionableError, deadlineText, errorMessage, errorName, isAbortError, isRetriedFault, quoteServiceMessage, transientText,
+  ActionableError, deadlineText, errorMessage, errorName, isRetriedFault, quoteServiceMessage, settledFailure, transientText,
 } from '../shared/errors';
 
 /** An error whose message is already actionable; passed through unchanged by the mappers. */
@@ -44,10 +44,6 @@ export function redact(text: string, secrets: readonly (string | undefined)[]): 
   return out;
 }
 
-function passThrough(err: unknown): Error | undefined {
-  return err instanceof ActionableError ? err : undefined;
-}
-
 /** Extra context for mapping a KMS failure. */
 export interface KmsFailureContext {
   /** Secret values sent in the request: removed from any quoted service message. */
@@ -58,12 +54,9 @@ export interface KmsFailureContext {
 
 /** Maps a failed KMS custom key store call to an actionable error. */
 export function kmsFailure(operation: string, err: unknown, subject: StoreSubject, context: KmsFailureContext = {}): Error {
-  const passed = passThrough(err);
-  if (passed) {
-    return passed;
-  }
-  if (isAbortError(err)) {
-    return new CustomKeyStoreError(timeoutMessage('KMS', operation, subject));
+  const settled = settledFailure(err, () => new CustomKeyStoreError(timeoutMessage('KMS', operation, subject)));
+  if (settled) {
+    return settled;
   }
   const name = errorName(err) ?? 'Error';
   const head = `KMS ${operation} failed for ${subjectText(subject)}: ${name}:`;
@@ -155,12 +148,9 @@ export function kmsFailure(operation: string, err: unknown, subject: StoreSubjec
 
 /** Maps a failed Secrets Manager GetSecretValue. */
 export function secretFailure(err: unknown, subject: StoreSubject, secretArn: string, purpose: string): Error {
-  const passed = passThrough(err);
-  if (passed) {
-    return passed;
-  }
-  if (isAbortError(err)) {
-    return new CustomKeyStoreError(timeoutMessage('Secrets Manager', 'GetSecretValue', subject));
+  const settled = settledFailure(err, () => new CustomKeyStoreError(timeoutMessage('Secrets Manager', 'GetSecretValue', subject)));
+  if (settled) {
+    return settled;
   }
   const name = errorName(err) ?? 'Error';
   const head = `Secrets Manager GetSecretValue of the ${purpose} secret ${secretArn} failed for ${subjectText(subject)}: ${name}:`;

@@ -4,7 +4,7 @@
  * state or a parameter: never secret values or response bodies.
  */
 import {
-  ActionableError, deadlineText, errorMessage, errorName, isAbortError, isRetriedFault, quoteServiceMessage, transientText,
+  ActionableError, deadlineText, errorMessage, errorName, isRetriedFault, quoteServiceMessage, settledFailure, transientText,
 } from '../shared/errors';
 
 /** Where a failure happened. */
@@ -31,18 +31,11 @@ export function timeoutMessage(service: 'KMS' | 'Secrets Manager' | 'CloudFormat
   return deadlineText(service, operation, subjectText(subject));
 }
 
-function passThrough(err: unknown): Error | undefined {
-  return err instanceof ActionableError ? err : undefined;
-}
-
 /** Maps a failed KMS call (GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, RotateKeyOnDemand). */
 export function kmsFailure(operation: string, err: unknown, subject: FailureSubject): Error {
-  const passed = passThrough(err);
-  if (passed) {
-    return passed;
-  }
-  if (isAbortError(err)) {
-    return new HandlerError(timeoutMessage('KMS', operation, subject));
+  const settled = settledFailure(err, () => new HandlerError(timeoutMessage('KMS', operation, subject)));
+  if (settled) {
+    return settled;
   }
   const name = errorName(err) ?? 'Error';
   const head = `KMS ${operation} failed for ${subjectText(subject)}: ${name}:`;
@@ -106,12 +99,9 @@ export function kmsFailure(operation: string, err: unknown, subject: FailureSubj
 
 /** Maps a failed Secrets Manager GetSecretValue. */
 export function secretFailure(err: unknown, subject: FailureSubject): Error {
-  const passed = passThrough(err);
-  if (passed) {
-    return passed;
-  }
-  if (isAbortError(err)) {
-    return new HandlerError(timeoutMessage('Secrets Manager', 'GetSecretValue', subject));
+  const settled = settledFailure(err, () => new HandlerError(timeoutMessage('Secrets Manager', 'GetSecretValue', subject)));
+  if (settled) {
+    return settled;
   }
   const name = errorName(err) ?? 'Error';
   const head = `Secrets Manager GetSecretValue of secret ${subject.secretArn} failed for ${subjectText(subject)}: ${name}:`;

@@ -43,6 +43,13 @@ export function isAbortError(err: unknown): boolean {
   return name === 'AbortError' || name === 'DeadlineExceededError';
 }
 
+/** The failure to report as it is: an actionable error passes through, a call cut off at the deadline becomes `timedOut()`. */
+export function settledFailure(err: unknown, timedOut: () => Error): Error | undefined {
+  if (err instanceof ActionableError) return err;
+  if (isAbortError(err)) return timedOut();
+  return undefined;
+}
+
 /** Shortens a service message to something safe to quote (one line, bounded length). */
 export function quoteServiceMessage(message: string, max = 300): string {
   const oneLine = message.replace(/\s+/g, ' ').trim();

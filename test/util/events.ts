@@ -1,17 +1,11 @@
 /**
  * Builders of the custom resource events the Provider framework hands to a user handler.
  */
+import type { CustomResourceEvent } from '../../lambda/shared/run';
 
-export interface HandlerEvent<P> {
-  readonly RequestType: 'Create' | 'Update' | 'Delete';
-  readonly ResourceProperties: P;
-  readonly OldResourceProperties?: P;
-  readonly PhysicalResourceId?: string;
-  readonly LogicalResourceId: string;
-  readonly StackId: string;
-  readonly RequestId: string;
+/** An event as the handler receives it (the framework passes the ResponseURL on). */
+export interface HandlerEvent<P> extends CustomResourceEvent<P> {
   readonly ResponseURL: string;
-  readonly ResourceType: string;
 }
 
 export interface EventDefaults {
