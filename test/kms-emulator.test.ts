@@ -12,12 +12,12 @@ import {
   IncorrectKeyMaterialException, InvalidCiphertextException, InvalidImportTokenException, KMSClient,
   KMSInternalException, KMSInvalidStateException, KMSServiceException, KeySpec, KeyUsageType,
   ListKeyRotationsCommand, ListKeysCommand, NotFoundException, RotateKeyOnDemandCommand, ScheduleKeyDeletionCommand,
-  UnsupportedOperationException, UpdateCustomKeyStoreCommand, WrappingKeySpec,
-  AlgorithmSpec,
+  UnsupportedOperationException, UpdateCustomKeyStoreCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Emulator, startEmulator } from './kms-emulator';
+import { ImportOptions, importMaterial as importWith, wrapOaep } from './util/kms-import';
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 const DAY_S = 24 * 60 * 60;
@@ -39,46 +39,13 @@ function kmsClient(e: Emulator, maxAttempts: number): KMSClient {
   return new KMSClient({ endpoint: e.endpoint, region: 'us-east-1', credentials, maxAttempts });
 }
 
-// ------------------------------------------------------------------ wrapping, done by the caller as KMS documents it
-
-function wrapOaep(publicKeyDer: Uint8Array, material: Buffer): Buffer {
-  const key = crypto.createPublicKey({ key: Buffer.from(publicKeyDer), format: 'der', type: 'spki' });
-  return crypto.publicEncrypt({ key, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, material);
-}
-
-function wrapRsaAes(publicKeyDer: Uint8Array, material: Buffer): Buffer {
-  const aesKey = crypto.randomBytes(32);
-  const cipher = crypto.createCipheriv('id-aes256-wrap-pad', aesKey, Buffer.from('A65959A6', 'hex'));
-  return Buffer.concat([wrapOaep(publicKeyDer, aesKey), cipher.update(material), cipher.final()]);
-}
-
 async function createExternalKey(keySpec: KeySpec = 'SYMMETRIC_DEFAULT', keyUsage?: KeyUsageType, client = kms): Promise<string> {
   const out = await client.send(new CreateKeyCommand({ Origin: 'EXTERNAL', KeySpec: keySpec, KeyUsage: keyUsage }));
   return out.KeyMetadata!.KeyId!;
 }
 
-interface ImportOptions {
-  algorithm?: AlgorithmSpec;
-  importType?: 'NEW_KEY_MATERIAL' | 'EXISTING_KEY_MATERIAL';
-  validTo?: Date;
-  client?: KMSClient;
-}
-
-async function importMaterial(keyId: string, material: Buffer, options: ImportOptions = {}) {
-  const client = options.client ?? kms;
-  const algorithm = options.algorithm ?? 'RSAES_OAEP_SHA_256';
-  const params = await client.send(new GetParametersForImportCommand({
-    KeyId: keyId, WrappingAlgorithm: algorithm, WrappingKeySpec: WrappingKeySpec.RSA_2048,
-  }));
-  const wrapped = algorithm.startsWith('RSA_AES') ? wrapRsaAes(params.PublicKey!, material) : wrapOaep(params.PublicKey!, material);
-  return client.send(new ImportKeyMaterialCommand({
-    KeyId: keyId,
-    ImportToken: params.ImportToken,
-    EncryptedKeyMaterial: wrapped,
-    ExpirationModel: options.validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE',
-    ValidTo: options.validTo,
-    ImportType: options.importType,
-  }));
+async function importMaterial(keyId: string, material: Buffer, options: ImportOptions & { client?: KMSClient } = {}) {
+  return importWith(options.client ?? kms, keyId, material, options);
 }
 
 async function keyState(keyId: string, client = kms): Promise<string | undefined> {

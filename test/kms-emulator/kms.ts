@@ -2,12 +2,18 @@
  * KMS keys, their key materials and the key-state rules of the AWS KMS API Reference.
  *
  * KeyState is computed, never stored:
+ *   PendingReplicaDeletion  for a multi-Region primary scheduled for deletion while replicas exist
  *   PendingDeletion  when a deletion is scheduled
  *   Unavailable      for keys in a custom key store that is not CONNECTED
  *   PendingImport    for EXTERNAL keys whose associated (CURRENT / NON_CURRENT) materials are not all imported
  *   Enabled/Disabled otherwise, from the key's enabled flag
  * so deleting material of a PendingDeletion key keeps PendingDeletion, and cancelling the deletion of a
  * key without material lands in PendingImport, as in KMS.
+ *
+ * Multi-Region keys: every Region has its own `KmsKeys`; related keys share their key id (`mrk-...`)
+ * and find each other through `MultiRegionPeers`. Each related key keeps its own copy of the
+ * materials list: the ids and KeyMaterialStates are kept in step (they are shared properties), the
+ * import state, expiry and description are per Region (KMS never copies imported material).
  */
 import * as crypto from 'node:crypto';
 import { err } from './errors';
@@ -23,8 +29,34 @@ import {
 } from './wire';
 
 export type Origin = 'AWS_KMS' | 'EXTERNAL' | 'AWS_CLOUDHSM' | 'EXTERNAL_KEY_STORE';
-export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingImport' | 'Unavailable';
-export type KeyMaterialState = 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION';
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'PendingReplicaDeletion' | 'PendingImport' | 'Unavailable';
+export type KeyMaterialState = 'CURRENT' | 'NON_CURRENT' | 'PENDING_ROTATION' | 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+
+/** Material imported for a rotation that has not happened yet: not permanently associated with the key. */
+function isPending(m: { state: KeyMaterialState }): boolean {
+  return m.state === 'PENDING_ROTATION' || m.state === 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+}
+
+/** How the KMS of one Region reaches the related multi-Region keys in the others. */
+export interface MultiRegionPeers {
+  /** The KMS of `region` (created on first use). */
+  kmsOf(region: string): KmsKeys;
+  /** Every Region served so far. */
+  regions(): string[];
+}
+
+/** The default key policy KMS attaches when a request gives none. */
+const DEFAULT_KEY_POLICY = (accountId: string): string => JSON.stringify({
+  Version: '2012-10-17',
+  Id: 'key-default-1',
+  Statement: [{ Sid: 'Enable IAM User Permissions', Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${accountId}:root` }, Action: 'kms:*', Resource: '*' }],
+});
+
+/** ImportKeyMaterial KeyMaterialDescription: at most 256 characters of this pattern (API Reference). */
+const MAX_KEY_MATERIAL_DESCRIPTION = 256;
+const KEY_MATERIAL_DESCRIPTION_PATTERN = /^[a-zA-Z0-9:/_\s.-]+$/;
+
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 export type ExpirationModel = 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -63,6 +95,8 @@ interface Key {
   keyUsage: string;
   origin: Origin;
   multiRegion: boolean;
+  /** Multi-Region keys: the Region of the primary key (this Region for the primary itself). */
+  primaryRegion?: string;
   customKeyStoreId?: string;
   xksKeyId?: string;
   enabled: boolean;
@@ -94,6 +128,8 @@ export interface SeedKey {
   enabled?: boolean;
   /** Schedule deletion this many days ahead (7-30). */
   pendingDeletionDays?: number;
+  /** Region of the key. Default: the emulator's Region. */
+  region?: string;
 }
 
 export interface SeededKey {
@@ -112,7 +148,52 @@ export class KmsKeys {
     private readonly region: string,
     private readonly accountId: string,
     private readonly stores: CustomKeyStores,
+    private readonly peers?: MultiRegionPeers,
   ) {}
+
+  // ================================================================ multi-Region relations
+
+  /** The related multi-Region keys in every Region (this key included), primary first. */
+  private related(key: Key): Key[] {
+    if (!key.multiRegion || !this.peers) return [key];
+    const out: Key[] = [];
+    for (const region of this.peers.regions()) {
+      const peer = this.peers.kmsOf(region).keys.get(key.keyId);
+      if (peer && peer.multiRegion) out.push(peer);
+    }
+    return out.sort((a, b) => Number(b.primaryRegion === regionOf(b)) - Number(a.primaryRegion === regionOf(a)));
+  }
+
+  private isReplica(key: Key): boolean {
+    return key.multiRegion && key.primaryRegion !== undefined && key.primaryRegion !== regionOf(key);
+  }
+
+  /** The replicas of a primary key (none for other keys). */
+  private replicasOf(key: Key): Key[] {
+    return this.isReplica(key) ? [] : this.related(key).filter((k) => k !== key);
+  }
+
+  private primaryOf(key: Key): Key | undefined {
+    return this.related(key).find((k) => k.primaryRegion === regionOf(k));
+  }
+
+  /** The same material (by id) in each of `keys`. */
+  private static copies(keys: Key[], id: string): Material[] {
+    return keys.map((k) => k.materials.find((m) => m.id === id)).filter((m): m is Material => m !== undefined);
+  }
+
+  /**
+   * Pending material of a multi-Region primary is PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every
+   * replica has it imported, then PENDING_ROTATION (in every related key).
+   */
+  private syncPendingState(primary: Key): void {
+    const replicas = this.replicasOf(primary);
+    for (const m of primary.materials.filter(isPending)) {
+      const everywhere = replicas.every((r) => r.materials.some((c) => c.id === m.id && c.imported));
+      const state: KeyMaterialState = everywhere ? 'PENDING_ROTATION' : 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION';
+      for (const c of KmsKeys.copies([primary, ...replicas], m.id)) c.state = state;
+    }
+  }
 
   // ================================================================ lookup and state
 
@@ -120,7 +201,16 @@ export class KmsKeys {
   public sweep(): void {
     const now = this.now();
     for (const key of this.keys.values()) {
-      if (key.deletionDate !== undefined && key.deletionDate <= now) {
+      if (key.deletionDate !== undefined && key.deletionDate <= now && this.isReplica(key)) {
+        this.keys.delete(key.keyId);
+        const primary = this.primaryOf(key);
+        if (primary?.deletionDate !== undefined) {
+          primary.deletionDate = Math.max(primary.deletionDate, key.deletionDate + (primary.pendingWindowInDays ?? 30) * DAY_MS);
+        }
+        continue;
+      }
+      // A primary is deleted after its replicas: its waiting period begins when its last replica is deleted.
+      if (key.deletionDate !== undefined && key.deletionDate <= now && this.replicasOf(key).length === 0) {
         this.keys.delete(key.keyId);
         continue;
       }
@@ -134,10 +224,14 @@ export class KmsKeys {
   }
 
   private keyState(key: Key): KeyState {
-    if (key.deletionDate !== undefined) return 'PendingDeletion';
+    if (key.deletionDate !== undefined) {
+      const now = this.now();
+      const liveReplicas = this.replicasOf(key).some((r) => r.deletionDate === undefined || r.deletionDate > now);
+      return liveReplicas ? 'PendingReplicaDeletion' : 'PendingDeletion';
+    }
     if (key.customKeyStoreId && this.stores.connectionState(key.customKeyStoreId) !== 'CONNECTED') return 'Unavailable';
     if (key.origin === 'EXTERNAL') {
-      const associated = key.materials.filter((m) => m.state !== 'PENDING_ROTATION');
+      const associated = key.materials.filter((m) => !isPending(m));
       if (associated.length === 0 || associated.some((m) => !m.imported)) return 'PendingImport';
     }
     return key.enabled ? 'Enabled' : 'Disabled';
@@ -232,6 +326,7 @@ export class KmsKeys {
       keyUsage,
       origin,
       multiRegion,
+      primaryRegion: multiRegion ? this.region : undefined,
       customKeyStoreId,
       xksKeyId,
       enabled: true,
@@ -301,6 +396,67 @@ export class KmsKeys {
     return { KeyId: key.arn };
   }
 
+  // ================================================================ multi-Region
+
+  /**
+   * ReplicateKey: a replica in `ReplicaRegion` with the primary's key id and shared properties. A replica
+   * of an EXTERNAL primary has no material (each material is listed, PENDING_IMPORT there), so it is
+   * PendingImport until the same material is imported in its Region. No transient `Creating` state.
+   */
+  public replicateKey(input: Input): Output {
+    const key = this.resolve(reqString(input, 'KeyId'));
+    const replicaRegion = reqString(input, 'ReplicaRegion');
+    const policy = optString(input, 'Policy');
+    if (!REGION_PATTERN.test(replicaRegion)) {
+      throw err('ValidationException', `ReplicaRegion '${replicaRegion}' is not a valid AWS Region name`);
+    }
+    if (!key.multiRegion) {
+      throw err('UnsupportedOperationException', `${key.arn} is not a multi-Region key; only multi-Region primary keys can be replicated`);
+    }
+    if (this.isReplica(key)) {
+      throw err('UnsupportedOperationException', `${key.arn} is a replica key; replicate its primary key in ${key.primaryRegion}`);
+    }
+    if (replicaRegion === this.region) {
+      throw err('ValidationException', `ReplicaRegion ${replicaRegion} is the Region of the primary key ${key.arn}; a replica must be in a different Region`);
+    }
+    if (!this.peers) throw err('UnsupportedOperationException', 'This emulator serves one Region only');
+    const state = this.keyState(key);
+    if (state === 'Disabled') throw err('DisabledException', `${key.arn} is disabled.`);
+    if (state !== 'Enabled' && state !== 'PendingImport') this.invalidState(key, 'ReplicateKey');
+    const target = this.peers.kmsOf(replicaRegion);
+    if (target.keys.has(key.keyId)) {
+      throw err('AlreadyExistsException', `A replica of ${key.keyId} already exists in ${replicaRegion}`);
+    }
+    const external = key.origin === 'EXTERNAL';
+    const replica: Key = {
+      keyId: key.keyId,
+      arn: target.arnOf(key.keyId),
+      creationDate: this.now(),
+      description: optString(input, 'Description') ?? '',
+      keySpec: key.keySpec,
+      keyUsage: key.keyUsage,
+      origin: key.origin,
+      multiRegion: true,
+      primaryRegion: this.region,
+      enabled: true,
+      materials: key.materials.map((m) => ({
+        id: m.id,
+        state: m.state,
+        imported: !external,
+        bytes: external ? undefined : m.bytes,
+        rotationDate: m.rotationDate,
+        rotationType: m.rotationType,
+      })),
+    };
+    target.keys.set(replica.keyId, replica);
+    this.syncPendingState(key);
+    return compact({
+      ReplicaKeyMetadata: target.metadata(replica),
+      ReplicaPolicy: policy ?? DEFAULT_KEY_POLICY(this.accountId),
+      ReplicaTags: input.Tags ?? [],
+    });
+  }
+
   // ================================================================ import
 
   public async getParametersForImport(input: Input): Promise<Output> {
@@ -312,7 +468,7 @@ export class KmsKeys {
     if (key.origin !== 'EXTERNAL') {
       throw err('UnsupportedOperationException', `${key.arn} has Origin ${key.origin}; only EXTERNAL keys accept imported key material`);
     }
-    if (this.keyState(key) === 'PendingDeletion') this.invalidState(key, 'GetParametersForImport');
+    if (key.deletionDate !== undefined) this.invalidState(key, 'GetParametersForImport');
     if (isRsaSpec(key.keySpec) && !algorithm.startsWith('RSA_AES_KEY_WRAP')) {
       throw err('UnsupportedOperationException', `RSA private key material cannot be wrapped with ${algorithm}; use RSA_AES_KEY_WRAP_SHA_1 or RSA_AES_KEY_WRAP_SHA_256`);
     }
@@ -344,6 +500,10 @@ export class KmsKeys {
     if (key.origin !== 'EXTERNAL') {
       throw err('UnsupportedOperationException', `${key.arn} has Origin ${key.origin}; only EXTERNAL keys accept imported key material`);
     }
+    if (description !== undefined && (description.length > MAX_KEY_MATERIAL_DESCRIPTION || !KEY_MATERIAL_DESCRIPTION_PATTERN.test(description))) {
+      throw err('ValidationException', `1 validation error detected: Value '${description}' at 'keyMaterialDescription' failed to satisfy constraint: ` +
+        `Member must have length less than or equal to ${MAX_KEY_MATERIAL_DESCRIPTION} and satisfy regular expression pattern: ${KEY_MATERIAL_DESCRIPTION_PATTERN.source}`);
+    }
     // ExpirationModel / ValidTo (documented default: KEY_MATERIAL_EXPIRES, which requires ValidTo).
     if (expirationModel === 'KEY_MATERIAL_EXPIRES') {
       if (validTo === undefined) throw err('ValidationException', 'ValidTo is required when ExpirationModel is KEY_MATERIAL_EXPIRES (the default)');
@@ -372,8 +532,15 @@ export class KmsKeys {
     const id = keyMaterialId(key.keyId, material);
     const expiry = { expirationModel, validTo: expirationModel === 'KEY_MATERIAL_EXPIRES' ? validTo : undefined };
 
+    const replica = this.isReplica(key);
+    if (replica && key.materials.length === 0) {
+      throw err('UnsupportedOperationException', `${key.arn} is a replica key and its primary key in ${key.primaryRegion} has no key material yet; import the material into the primary key first, then the same material here`);
+    }
     if (key.keySpec === 'SYMMETRIC_DEFAULT') {
       const importType = importTypeInput ?? (key.materials.length === 0 ? 'NEW_KEY_MATERIAL' : 'EXISTING_KEY_MATERIAL');
+      if (replica && importType === 'NEW_KEY_MATERIAL') {
+        throw err('UnsupportedOperationException', `${key.arn} is a replica key: new key material can only be imported into the primary key in ${key.primaryRegion} (ImportType NEW_KEY_MATERIAL); import the same material here with ImportType EXISTING_KEY_MATERIAL`);
+      }
       const existing = key.materials.find((m) => m.id === id);
       if (importType === 'EXISTING_KEY_MATERIAL') {
         if (!existing) {
@@ -384,6 +551,10 @@ export class KmsKeys {
         }
         Object.assign(existing, { bytes: material, imported: true, ...expiry });
         if (description !== undefined) existing.description = description;
+        if (replica) {
+          const primary = this.primaryOf(key);
+          if (primary) this.syncPendingState(primary);
+        }
       } else {
         if (expectedId !== undefined) {
           throw err('ValidationException', 'KeyMaterialId cannot be specified with ImportType NEW_KEY_MATERIAL');
@@ -393,12 +564,16 @@ export class KmsKeys {
         }
         let state: KeyMaterialState = 'CURRENT';
         if (key.materials.length > 0) {
-          if (key.materials.some((m) => m.state === 'PENDING_ROTATION')) {
-            throw err('KMSInvalidStateException', `${key.arn} already has key material in PENDING_ROTATION; rotate with RotateKeyOnDemand or delete that material first`);
+          const pending = key.materials.find(isPending);
+          if (pending) {
+            throw err('KMSInvalidStateException', `${key.arn} already has key material in ${pending.state}; rotate with RotateKeyOnDemand or delete that material first`);
           }
           state = 'PENDING_ROTATION';
         }
         key.materials.push({ id, bytes: material, state, imported: true, description, ...expiry });
+        // The new material is associated with every replica too, PENDING_IMPORT there.
+        for (const r of this.replicasOf(key)) r.materials.push({ id, state, imported: false });
+        this.syncPendingState(key);
       }
     } else {
       // Asymmetric and HMAC keys hold exactly one key material for life.
@@ -438,10 +613,13 @@ export class KmsKeys {
       // Never imported: nothing to delete (no effect on a PendingImport key).
       return { KeyId: key.arn };
     }
-    if (material.state === 'PENDING_ROTATION') {
-      // Pending-rotation material is not permanently associated: it goes away entirely.
-      key.materials = key.materials.filter((m) => m !== material);
+    if (isPending(material) && !this.isReplica(key)) {
+      // Pending-rotation material is not permanently associated: it goes away entirely, and deleting it
+      // from a multi-Region primary deletes the replicas' copies too.
+      const id = material.id;
+      for (const k of this.related(key)) k.materials = k.materials.filter((m) => m.id !== id);
     } else {
+      // A replica's copy (pending or not) is deleted in its Region only; the other keys are unchanged.
       material.imported = false;
       material.bytes = undefined;
       material.expirationModel = undefined;
@@ -457,26 +635,40 @@ export class KmsKeys {
     if (key.keySpec !== 'SYMMETRIC_DEFAULT' || key.customKeyStoreId) {
       throw err('UnsupportedOperationException', `On-demand rotation is only supported for symmetric encryption keys outside custom key stores; ${key.arn} is ${key.keySpec}${key.customKeyStoreId ? ` in ${key.customKeyStoreId}` : ''}`);
     }
+    if (this.isReplica(key)) {
+      throw err('UnsupportedOperationException', `${key.arn} is a replica key; rotate a multi-Region key on its primary key in ${key.primaryRegion}`);
+    }
     this.assertUsable(key, 'RotateKeyOnDemand');
     if (key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
       throw err('LimitExceededException', `${key.arn} has reached the limit of ${MAX_ON_DEMAND_ROTATIONS} on-demand rotations`);
     }
-    const previous = this.current(key);
-    let next: Material;
+    const replicas = this.replicasOf(key);
+    let nextId: string;
     if (key.origin === 'EXTERNAL') {
-      const pending = key.materials.find((m) => m.state === 'PENDING_ROTATION');
+      const pending = key.materials.find(isPending);
       if (!pending) {
         throw err('KMSInvalidStateException', `${key.arn} has no key material in PENDING_ROTATION; import new key material with ImportType NEW_KEY_MATERIAL first`);
       }
-      next = pending;
+      const missing = replicas.filter((r) => !r.materials.some((m) => m.id === pending.id && m.imported)).map(regionOf);
+      if (missing.length > 0) {
+        throw err('KMSInvalidStateException', `Key material ${pending.id} of ${key.arn} is ${pending.state}: it is not imported into the replica keys in ${missing.join(', ')}; import the same material there with ImportType EXISTING_KEY_MATERIAL first`);
+      }
+      nextId = pending.id;
     } else {
-      next = { id: randomHex(32), bytes: generateMaterial(key.keySpec), state: 'CURRENT', imported: true };
-      key.materials.push(next);
+      const bytes = generateMaterial(key.keySpec);
+      nextId = randomHex(32);
+      for (const k of [key, ...replicas]) k.materials.push({ id: nextId, bytes, state: 'PENDING_ROTATION', imported: true });
     }
-    if (previous) previous.state = 'NON_CURRENT';
-    next.state = 'CURRENT';
-    next.rotationDate = this.now();
-    next.rotationType = 'ON_DEMAND';
+    // Rotation is a shared property: every related key makes the same material current.
+    const now = this.now();
+    for (const k of [key, ...replicas]) {
+      const previous = this.current(k);
+      const next = k.materials.find((m) => m.id === nextId)!;
+      if (previous) previous.state = 'NON_CURRENT';
+      next.state = 'CURRENT';
+      next.rotationDate = now;
+      next.rotationType = 'ON_DEMAND';
+    }
     return { KeyId: key.keyId };
   }
 
@@ -602,13 +794,23 @@ export class KmsKeys {
       MacAlgorithms: isHmacSpec(key.keySpec) ? [`HMAC_SHA_${key.keySpec.slice(5)}`] : undefined,
       KeyAgreementAlgorithms: key.keyUsage === 'KEY_AGREEMENT' ? ['ECDH'] : undefined,
       MultiRegion: key.multiRegion,
-      MultiRegionConfiguration: key.multiRegion
-        ? { MultiRegionKeyType: 'PRIMARY', PrimaryKey: { Arn: key.arn, Region: this.region }, ReplicaKeys: [] }
-        : undefined,
+      MultiRegionConfiguration: key.multiRegion ? this.multiRegionConfiguration(key) : undefined,
       PendingDeletionWindowInDays: key.pendingWindowInDays,
       XksKeyConfiguration: key.xksKeyId ? { Id: key.xksKeyId } : undefined,
       CurrentKeyMaterialId: current?.id,
     });
+  }
+
+  private multiRegionConfiguration(key: Key): Output {
+    const related = this.related(key);
+    const primary = related.find((k) => k.primaryRegion === regionOf(k));
+    const primaryRegion = key.primaryRegion ?? this.region;
+    return {
+      MultiRegionKeyType: this.isReplica(key) ? 'REPLICA' : 'PRIMARY',
+      PrimaryKey: { Arn: primary?.arn ?? key.arn.replace(`:${this.region}:`, `:${primaryRegion}:`), Region: primaryRegion },
+      ReplicaKeys: related.filter((k) => k !== primary).map((k) => ({ Arn: k.arn, Region: regionOf(k) }))
+        .sort((a, b) => a.Region.localeCompare(b.Region)),
+    };
   }
 
   // ================================================================ test helpers
@@ -657,6 +859,8 @@ export class KmsKeys {
       KeySpec: k.keySpec,
       KeyUsage: k.keyUsage,
       MultiRegion: k.multiRegion,
+      MultiRegionKeyType: k.multiRegion ? (this.isReplica(k) ? 'REPLICA' : 'PRIMARY') : undefined,
+      PrimaryRegion: k.primaryRegion,
       CustomKeyStoreId: k.customKeyStoreId,
       XksKeyId: k.xksKeyId,
       Description: k.description,
@@ -701,4 +905,9 @@ function signingAlgorithms(keySpec: string, keyUsage: string): string[] | undefi
     return ['RSASSA_PKCS1_V1_5_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_384', 'RSASSA_PKCS1_V1_5_SHA_512', 'RSASSA_PSS_SHA_256', 'RSASSA_PSS_SHA_384', 'RSASSA_PSS_SHA_512'];
   }
   return { ECC_NIST_P256: ['ECDSA_SHA_256'], ECC_NIST_P384: ['ECDSA_SHA_384'], ECC_NIST_P521: ['ECDSA_SHA_512'], ECC_SECG_P256K1: ['ECDSA_SHA_256'] }[keySpec];
+}
+
+/** The Region in a key's ARN. */
+function regionOf(key: Key): string {
+  return key.arn.split(':')[3];
 }

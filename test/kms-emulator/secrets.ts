@@ -11,6 +11,13 @@ export interface SeedSecret {
   versionId?: string;
   /** Default ['AWSCURRENT']; the previous AWSCURRENT version becomes AWSPREVIOUS. */
   versionStages?: string[];
+  /** Region of the (primary) secret. Default: the emulator's home Region. */
+  region?: string;
+  /**
+   * Replicate the secret (Secrets Manager replication) to these Regions: same name, same 6-character
+   * suffix, same versions; later versions of the secret are replicated too.
+   */
+  replicaRegions?: string[];
 }
 
 interface Version {
@@ -32,15 +39,15 @@ export class Secrets {
 
   constructor(private readonly now: () => number, private readonly region: string, private readonly accountId: string) {}
 
-  /** Create the secret or add a version to it. Returns the secret's full ARN. */
-  public put(seed: SeedSecret): string {
+  /** Create the secret (with `suffix`, for a replica) or add a version to it. Returns the secret's full ARN. */
+  public put(seed: SeedSecret, suffix?: string): string {
     if ((seed.secretString === undefined) === (seed.secretBinary === undefined)) {
       throw new Error('putSecret needs exactly one of secretString or secretBinary');
     }
     let secret = this.secrets.get(seed.name);
     if (!secret) {
-      const suffix = crypto.randomBytes(6).toString('base64').replace(/[^a-zA-Z0-9]/g, 'x').slice(0, 6);
-      secret = { name: seed.name, arn: `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${seed.name}-${suffix}`, versions: [] };
+      const arnSuffix = suffix ?? crypto.randomBytes(6).toString('base64').replace(/[^a-zA-Z0-9]/g, 'x').slice(0, 6);
+      secret = { name: seed.name, arn: `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${seed.name}-${arnSuffix}`, versions: [] };
       this.secrets.set(seed.name, secret);
     }
     const stages = seed.versionStages ?? ['AWSCURRENT'];

@@ -9,13 +9,18 @@ import { AddressInfo } from 'node:net';
 import { Stacks, errorXml } from './cloudformation';
 import { ServiceError, err } from './errors';
 import { Fault, FaultInjector, FaultKind, FaultOptions, FaultStats } from './faults';
-import { KmsKeys, SeedKey, SeededKey } from './kms';
+import { KmsKeys, MultiRegionPeers, SeedKey, SeededKey } from './kms';
 import { SeedSecret, Secrets } from './secrets';
 import { CustomKeyStores, SeedCustomKeyStore, StoreBehaviour } from './stores';
 import { Input, Output } from './wire';
 
 export interface EmulatorOptions {
-  /** Default 'us-east-1'. Key ARNs in another Region are NotFoundException. */
+  /**
+   * The home Region (default 'us-east-1'): seeding and `state()` use it unless told otherwise. Requests
+   * are served in the Region of their SigV4 credential scope (the Region the SDK client signs for), so one
+   * endpoint serves every Region; a request without a signature is served in the home Region. Key ARNs of
+   * another Region than the request's are NotFoundException.
+   */
   region?: string;
   /** Default '111122223333'. */
   accountId?: string;
@@ -42,6 +47,8 @@ export interface CallRecord {
   error?: string;
   message?: string;
   fault?: FaultKind;
+  /** The Region the request was served in (its SigV4 credential scope). */
+  region: string;
   at: string;
 }
 
@@ -60,9 +67,13 @@ export class Emulator {
   public readonly calls: CallRecord[] = [];
   private readonly server: http.Server;
   private readonly faults = new FaultInjector();
-  private readonly kms: KmsKeys;
+  private readonly homeRegion: string;
+  private readonly accountId: string;
+  private readonly regional = new Map<string, { kms: KmsKeys; secrets: Secrets }>();
+  private readonly peers: MultiRegionPeers;
+  /** Secrets Manager replication: primary name -> replica Regions, for later versions. */
+  private readonly secretReplicas = new Map<string, { region: string; replicaRegions: string[] }>();
   private readonly stores: CustomKeyStores;
-  private readonly secrets: Secrets;
   private readonly stacks: Stacks;
   private timeOffsetMs = 0;
   private url = '';
@@ -78,8 +89,10 @@ export class Emulator {
       connectDelayMs: options.connectDelayMs ?? 20,
       disconnectDelayMs: options.disconnectDelayMs ?? 20,
     });
-    this.kms = new KmsKeys(now, region, accountId, this.stores);
-    this.secrets = new Secrets(now, region, accountId);
+    this.homeRegion = region;
+    this.accountId = accountId;
+    this.peers = { kmsOf: (r) => this.inRegion(r).kms, regions: () => [...this.regional.keys()] };
+    this.inRegion(region);
     this.stacks = new Stacks(now, region, accountId);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((e) => {
@@ -88,6 +101,19 @@ export class Emulator {
         }
       });
     });
+  }
+
+  /** The KMS and Secrets Manager of a Region, created on first use (custom key stores and stacks are account-wide). */
+  private inRegion(region: string): { kms: KmsKeys; secrets: Secrets } {
+    let services = this.regional.get(region);
+    if (!services) {
+      services = {
+        kms: new KmsKeys(this.now, region, this.accountId, this.stores, this.peers),
+        secrets: new Secrets(this.now, region, this.accountId),
+      };
+      this.regional.set(region, services);
+    }
+    return services;
   }
 
   /** `http://127.0.0.1:PORT` — pass as `endpoint` to the SDK clients. */
@@ -113,15 +139,19 @@ export class Emulator {
 
   // ------------------------------------------------------------------ inspection
 
-  /** Deep copy of everything, JSON-friendly (dates as ISO strings). Secret values included: test-only. */
-  public state(): EmulatorState {
-    this.kms.sweep();
+  /**
+   * Deep copy of everything in `region` (default: the home Region), JSON-friendly (dates as ISO strings).
+   * Secret values included: test-only.
+   */
+  public state(region: string = this.homeRegion): EmulatorState {
+    this.sweep();
+    const services = this.inRegion(region);
     return JSON.parse(JSON.stringify({
-      keys: this.kms.dump(),
+      keys: services.kms.dump(),
       customKeyStores: this.stores.dump(),
-      secrets: this.secrets.dump(),
+      secrets: services.secrets.dump(),
       stacks: this.stacks.dump(),
-      outstandingImportTokens: this.kms.outstandingImportTokens(),
+      outstandingImportTokens: services.kms.outstandingImportTokens(),
       now: new Date(this.now()).toISOString(),
     }));
   }
@@ -137,18 +167,41 @@ export class Emulator {
 
   // ------------------------------------------------------------------ seeding
 
-  /** Create a key directly (no HTTP). EXTERNAL keys can be given plaintext `material`. */
+  /** Create a key directly (no HTTP), in `seed.region` (default: home). EXTERNAL keys can be given plaintext `material`. */
   public createKey(seed: SeedKey = {}): SeededKey {
-    return this.kms.seed(seed);
+    return this.inRegion(seed.region ?? this.homeRegion).kms.seed(seed);
   }
 
-  /** Create a secret or add a version. Returns the secret ARN. */
+  /**
+   * ReplicateKey without HTTP: a replica of the multi-Region primary `keyIdOrArn` (in `region`, default
+   * home) in `replicaRegion`. Returns the replica's key id (the primary's) and ARN.
+   */
+  public replicateKey(keyIdOrArn: string, replicaRegion: string, region: string = this.homeRegion): SeededKey {
+    const out = this.inRegion(region).kms.replicateKey({ KeyId: keyIdOrArn, ReplicaRegion: replicaRegion });
+    const metadata = out.ReplicaKeyMetadata as { KeyId: string; Arn: string };
+    return { keyId: metadata.KeyId, arn: metadata.Arn };
+  }
+
+  /**
+   * Create a secret or add a version, in `seed.region` (default: home) and, as Secrets Manager replication
+   * does, with the same name, suffix and version in each of `seed.replicaRegions` (remembered for later
+   * versions). Returns the secret ARN in `seed.region`.
+   */
   public putSecret(seed: SeedSecret): string {
-    return this.secrets.put(seed);
+    const region = seed.region ?? this.homeRegion;
+    if (seed.replicaRegions) this.secretReplicas.set(seed.name, { region, replicaRegions: [...seed.replicaRegions] });
+    const replication = this.secretReplicas.get(seed.name);
+    const versioned = { ...seed, versionId: seed.versionId ?? crypto.randomUUID() };
+    const arn = this.inRegion(region).secrets.put(versioned);
+    if (replication && replication.region === region) {
+      const suffix = arn.slice(-6);
+      for (const r of replication.replicaRegions) this.inRegion(r).secrets.put(versioned, suffix);
+    }
+    return arn;
   }
 
-  public deleteSecret(nameOrArn: string): void {
-    this.secrets.delete(nameOrArn);
+  public deleteSecret(nameOrArn: string, region: string = this.homeRegion): void {
+    this.inRegion(region).secrets.delete(nameOrArn);
   }
 
   /** Create a custom key store directly. Returns its id (`cks-` + 17 hex digits). */
@@ -224,7 +277,8 @@ export class Emulator {
       sendJson(res, requestId, 400, { __type: 'UnknownOperationException', message: `Unknown target ${target}` });
       return;
     }
-    const record = this.record(service, operation, input);
+    const region = signedRegion(req) ?? this.homeRegion;
+    const record = this.record(service, operation, input, region);
     const fault = this.faults.decide(operation);
     if (fault && (await this.applyFault(fault, record, req))) {
       const e = faultError(fault.kind, service);
@@ -234,7 +288,7 @@ export class Emulator {
     }
     if (fault && fault.kind === 'dropConnection') return;
     try {
-      const out = await this.dispatch(service, operation, input);
+      const out = await this.dispatch(service, operation, input, region);
       record.outcome = 'ok'; // a 'slow' fault still answers normally
       sendJson(res, requestId, 200, out);
     } catch (e) {
@@ -252,7 +306,7 @@ export class Emulator {
     params.forEach((v, k) => {
       if (k !== 'Action' && k !== 'Version') input[k] = v;
     });
-    const record = this.record('cloudformation', operation, input);
+    const record = this.record('cloudformation', operation, input, signedRegion(req) ?? this.homeRegion);
     const xmlType = 'text/xml';
     const fault = this.faults.decide(operation);
     if (fault && (await this.applyFault(fault, record, req))) {
@@ -292,19 +346,25 @@ export class Emulator {
     }
   }
 
-  private record(service: ServiceName, operation: string, input: Input): CallRecord {
-    const record: CallRecord = { service, operation, input: redactBlobs(input) as Record<string, unknown>, outcome: 'ok', at: new Date().toISOString() };
+  private record(service: ServiceName, operation: string, input: Input, region: string): CallRecord {
+    const record: CallRecord = { service, operation, region, input: redactBlobs(input) as Record<string, unknown>, outcome: 'ok', at: new Date().toISOString() };
     this.calls.push(record);
     return record;
   }
 
-  private async dispatch(service: ServiceName, operation: string, input: Input): Promise<Output> {
+  /** Lazy housekeeping in every Region (a replica's deletion ends its primary's PendingReplicaDeletion). */
+  private sweep(): void {
+    for (const { kms } of this.regional.values()) kms.sweep();
+  }
+
+  private async dispatch(service: ServiceName, operation: string, input: Input, region: string): Promise<Output> {
+    const services = this.inRegion(region);
     if (service === 'secretsmanager') {
-      if (operation === 'GetSecretValue') return this.secrets.getSecretValue(input);
+      if (operation === 'GetSecretValue') return services.secrets.getSecretValue(input);
       throw err('UnknownOperationException', `The emulator does not implement secretsmanager.${operation}`);
     }
-    this.kms.sweep();
-    const k = this.kms;
+    this.sweep();
+    const k = services.kms;
     const s = this.stores;
     switch (operation) {
       case 'CreateKey': return k.createKey(input);
@@ -319,6 +379,7 @@ export class Emulator {
       case 'DeleteImportedKeyMaterial': return k.deleteImportedKeyMaterial(input);
       case 'RotateKeyOnDemand': return k.rotateKeyOnDemand(input);
       case 'ListKeyRotations': return k.listKeyRotations(input);
+      case 'ReplicateKey': return k.replicateKey(input);
       case 'Encrypt': return k.encrypt(input);
       case 'Decrypt': return k.decrypt(input);
       case 'CreateCustomKeyStore': return s.create(input);
@@ -356,6 +417,12 @@ function redactBlobs(value: unknown, name?: string): unknown {
     return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, redactBlobs(v, k)]));
   }
   return value;
+}
+
+/** The Region of the request's SigV4 credential scope (`Credential=AKID/20261201/eu-west-1/kms/aws4_request`). */
+function signedRegion(req: http.IncomingMessage): string | undefined {
+  const m = /Credential=[^/,\s]+\/\d{8}\/([a-z0-9-]+)\//.exec(header(req, 'authorization') ?? '');
+  return m?.[1];
 }
 
 function header(req: http.IncomingMessage, name: string): string | undefined {
