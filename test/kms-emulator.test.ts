@@ -409,6 +409,37 @@ describe('custom key stores', () => {
 
 // ==================================================================== time travel (own emulator)
 
+describe('XksProxyVpcEndpointServiceOwner', () => {
+  const xksStore = (name: string, extra: Record<string, string>) => new CreateCustomKeyStoreCommand({
+    CustomKeyStoreName: name,
+    CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
+    XksProxyUriEndpoint: 'https://xks.example.com',
+    XksProxyUriPath: `/${name}/kms/xks/v1`,
+    XksProxyAuthenticationCredential: { AccessKeyId: 'AKIAXKSOWNERTESTABCDE', RawSecretAccessKey: 'x'.repeat(43) },
+    XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE',
+    ...extra,
+  });
+  const owner = async (id: string) => (await storeState(id)).XksProxyConfiguration?.VpcEndpointServiceOwner;
+
+  test('is the given 12-digit account, or the calling account by default, and UpdateCustomKeyStore changes it', async () => {
+    const { CustomKeyStoreId: other } = await kms.send(xksStore('vpc-owner-a', { XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-a', XksProxyVpcEndpointServiceOwner: '444455556666' }));
+    const { CustomKeyStoreId: self } = await kms.send(xksStore('vpc-owner-b', { XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-b' }));
+
+    expect(await owner(other!)).toBe('444455556666');
+    expect(await owner(self!)).toBe('111122223333');
+    await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: other, XksProxyVpcEndpointServiceOwner: '777788889999' }));
+    expect(await owner(other!)).toBe('777788889999');
+  });
+
+  test('is refused when it is not 12 digits, or with PUBLIC_ENDPOINT connectivity', async () => {
+    const bad = await kms.send(xksStore('vpc-owner-c', { XksProxyVpcEndpointServiceName: 'com.amazonaws.vpce.us-east-1.vpce-svc-c', XksProxyVpcEndpointServiceOwner: '4444' })).catch((e) => e);
+    const publicEndpoint = await kms.send(xksStore('vpc-owner-d', { XksProxyConnectivity: 'PUBLIC_ENDPOINT', XksProxyVpcEndpointServiceOwner: '444455556666' })).catch((e) => e);
+
+    expect([bad.name, publicEndpoint.name]).toEqual(['ValidationException', 'ValidationException']);
+    expect(bad.message).toContain('xksProxyVpcEndpointServiceOwner');
+  });
+});
+
 describe('time-dependent rules', () => {
   let timed: Emulator;
   let client: KMSClient;

@@ -88,6 +88,7 @@ export class Emulator {
     this.stores = new CustomKeyStores(now, {
       connectDelayMs: options.connectDelayMs ?? 20,
       disconnectDelayMs: options.disconnectDelayMs ?? 20,
+      accountId,
     });
     this.homeRegion = region;
     this.accountId = accountId;

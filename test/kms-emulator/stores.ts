@@ -75,6 +75,8 @@ export interface SeedCustomKeyStore {
 export interface StoreDefaults {
   connectDelayMs: number;
   disconnectDelayMs: number;
+  /** The caller's account: the default XksProxyVpcEndpointServiceOwner. */
+  accountId?: string;
 }
 
 const ID_PATTERN = /^cks-[0-9a-f]{17}$/;
@@ -160,6 +162,8 @@ export class CustomKeyStores {
         XksProxyAuthenticationCredential: credential,
       };
       this.validateXks(store.xks, store.id);
+      // "If not provided, the AWS account ID calling the action will be used."
+      if (store.xks.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE') store.xks.XksProxyVpcEndpointServiceOwner ??= this.defaults.accountId;
     }
     this.stores.set(store.id, store);
     return { CustomKeyStoreId: store.id };
@@ -285,6 +289,7 @@ export class CustomKeyStores {
         next.XksProxyVpcEndpointServiceOwner = undefined;
       }
       this.validateXks(next, store.id);
+      if (next.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE') next.XksProxyVpcEndpointServiceOwner ??= this.defaults.accountId;
       store.xks = next;
     }
     if (newName !== undefined) store.name = newName;
@@ -418,8 +423,11 @@ export class CustomKeyStores {
     if (x.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE' && !x.XksProxyVpcEndpointServiceName) {
       throw err('ValidationException', 'XksProxyVpcEndpointServiceName is required when XksProxyConnectivity is VPC_ENDPOINT_SERVICE');
     }
-    if (x.XksProxyConnectivity === 'PUBLIC_ENDPOINT' && x.XksProxyVpcEndpointServiceName) {
-      throw err('ValidationException', 'XksProxyVpcEndpointServiceName is only valid when XksProxyConnectivity is VPC_ENDPOINT_SERVICE');
+    if (x.XksProxyConnectivity === 'PUBLIC_ENDPOINT' && (x.XksProxyVpcEndpointServiceName || x.XksProxyVpcEndpointServiceOwner)) {
+      throw err('ValidationException', 'XksProxyVpcEndpointServiceName and XksProxyVpcEndpointServiceOwner are only valid when XksProxyConnectivity is VPC_ENDPOINT_SERVICE');
+    }
+    if (x.XksProxyVpcEndpointServiceOwner !== undefined && !/^[0-9]{12}$/.test(x.XksProxyVpcEndpointServiceOwner)) {
+      throw err('ValidationException', `1 validation error detected: Value '${x.XksProxyVpcEndpointServiceOwner}' at 'xksProxyVpcEndpointServiceOwner' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9]{12}$`);
     }
     for (const other of this.stores.values()) {
       if (other.id === selfId || !other.xks) continue;
