@@ -24,12 +24,13 @@ async function main(): Promise<number> {
       if (done % 50 === 0 || done === total) process.stderr.write(`  ${done}/${total} lifecycles\n`);
     },
   };
-  // The handlers' structured logs and the SDK's Node.js version notice would drown the summary.
-  const log = console.log;
-  console.log = () => undefined;
+  // The handlers' and the Provider framework's logs (every level) and the SDK's Node.js version notice would drown the summary.
+  const methods = ['log', 'debug', 'info', 'warn', 'error'] as const;
+  const saved = methods.map((m) => console[m]);
+  for (const m of methods) console[m] = () => undefined;
   process.removeAllListeners('warning');
   const result = await runCampaign(options);
-  console.log = log;
+  methods.forEach((m, i) => (console[m] = saved[i]));
   console.log(formatCampaign(result, options));
   if (result.problems.length > 0) {
     console.log('\nfirst problems:');

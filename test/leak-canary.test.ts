@@ -1,8 +1,9 @@
 /**
  * Leak check: canary secret values (key material, a kmsuser password, an XKS secret access key) go through
  * full lifecycles — create, update, delete, a failing create, a refused update — and must never appear, in
- * any encoding, in the synthesized template, the cloud assembly, the handlers' logs or anything the
- * Provider framework sent back to CloudFormation. The logs must not contain the ResponseURL either.
+ * any encoding, in the synthesized template, the cloud assembly, the handlers' logs, the log lines of the installed
+ * Provider framework runtime (which logs every event it passes on) or anything it sent back to CloudFormation.
+ * The logs must not contain the ResponseURL either.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -208,7 +209,15 @@ test('no canary in any file of the cloud assembly (cdk.out)', () => {
   expect(found).toEqual([]);
 });
 
-test('no canary in any log line the handlers wrote', () => {
+test('the scanned log lines include the Provider framework runtime\'s own, for every step it takes', () => {
+  const framework = logs.filter((line) => line.startsWith('[provider-framework]'));
+  for (const step of ['onEventHandler', 'executing user function', 'user function response:', 'isComplete', 'submit response to cloudformation',
+    'ignoring DELETE event caused by a failed CREATE event']) {
+    expect(framework.some((line) => line.startsWith(`[provider-framework] ${step}`))).toBe(true);
+  }
+});
+
+test('no canary in any log line the handlers or the Provider framework wrote', () => {
   expect(logs.flatMap((line, i) => leaksIn(`log line ${i}`, line))).toEqual([]);
 });
 

@@ -1,6 +1,6 @@
 /**
  * End-to-end lifecycles of the custom key store resource: synthesized CDK stacks played by the lifecycle
- * driver (CloudFormation + Provider framework replay, with the isComplete waiter) through the shipped
+ * driver (CloudFormation + the installed Provider framework runtime, with the isComplete waiter) through the shipped
  * bundle (assets/custom-key-store-provider/index.js) against the KMS emulator. The waiter advances the
  * emulator clock by its query interval instead of sleeping. Assertions are on the emulator's state.
  */
@@ -9,7 +9,7 @@ import { KeysRemainingBehaviour } from '../lib';
 import { QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES } from '../lib/private/custom-key-store-contract';
 import { Emulator, startEmulator } from './kms-emulator';
 import { LifecycleDriver } from './lifecycle/driver';
-import { CREATE_FAILED_MARKER } from './lifecycle/framework';
+import { CREATE_FAILED_MARKER } from './lifecycle/provider-framework';
 import { KMSUSER_PASSWORD_SECRET, StoreStackOptions, storeTemplate, XKS_CREDENTIAL_SECRET } from './lifecycle/stacks';
 import { CapturedLogs, captureLogs } from './util/logs';
 

@@ -1,6 +1,6 @@
 /**
  * End-to-end lifecycles of the key-material resource: synthesized CDK stacks played by the lifecycle
- * driver (CloudFormation + Provider framework replay) through the shipped bundle
+ * driver (CloudFormation + the installed Provider framework runtime) through the shipped bundle
  * (assets/key-material-provider/index.js) against the KMS emulator. Every assertion is on the
  * emulator's state, not on what the handler returned.
  */
@@ -10,7 +10,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { MaterialEncoding } from '../lib';
 import { Emulator, keyMaterialId, startEmulator } from './kms-emulator';
-import { CREATE_FAILED_MARKER } from './lifecycle/framework';
+import { CREATE_FAILED_MARKER } from './lifecycle/provider-framework';
 import { LifecycleDriver } from './lifecycle/driver';
 import { hmacMaterial, pkcs8Pem, rsaPkcs8, symmetricMaterial } from './lifecycle/materials';
 import { keyMaterialTemplate } from './lifecycle/stacks';

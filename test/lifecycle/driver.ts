@@ -1,15 +1,16 @@
 /**
  * The lifecycle driver: plays CloudFormation's request sequences for a synthesized template against the
- * KMS emulator, through the handler bundles that ship and a replay of the CDK Provider framework.
+ * KMS emulator, through the handler bundles that ship and the installed aws-cdk-lib's Provider framework runtime
+ * (provider-framework.ts).
  *
  * - Native resources are made real in the emulator: `AWS::KMS::Key` → a key (Origin, KeySpec, KeyUsage,
  *   MultiRegion, Enabled), deleted with ScheduleKeyDeletion when its DeletionPolicy is Delete;
  *   `AWS::SecretsManager::Secret` → a secret (value from `secretValues`), deleted unless retained.
  *   Every other native resource (roles, policies, functions, log groups, ...) only exists in the driver.
- * - Custom resources go to the provider behind their ServiceToken: the framework onEvent function's
- *   USER_ON_EVENT_FUNCTION_ARN / USER_IS_COMPLETE_FUNCTION_ARN name the user functions, whose Handler
- *   (`index.<export>`) and Timeout are taken from the template; the waiter's interval and attempts come
- *   from the state machine definition.
+ * - Custom resources go to the runtime behind their ServiceToken (runtime.ts): for a Provider framework onEvent
+ *   function, its Environment (USER_ON_EVENT_FUNCTION_ARN, USER_IS_COMPLETE_FUNCTION_ARN, WAITER_STATE_MACHINE_ARN)
+ *   names the user functions, whose Handler (`index.<export>`) and Timeout are taken from the template; the
+ *   waiter's interval, attempts and backoff come from the state machine definition.
  * - Properties are resolved to concrete values (test/util/template.ts `resolve`) with the emulator's ids;
  *   scalars become strings, as CloudFormation sends them.
  * - Create, update (no request when the resolved properties are unchanged; replacement when a key's
@@ -30,7 +31,9 @@ import {
 import {
   BundleModule, CUSTOM_KEY_STORE_BUNDLE, EMULATOR_DEFAULT_ENV, EmulatorEnv, KEY_MATERIAL_BUNDLE, loadBundle, useEmulatorEnvironment,
 } from './bundles';
-import { CfnRequest, CfnResponse, InvocationRecord, LambdaFunctionSpec, ProviderFramework, ProviderOutcome, RequestType } from './framework';
+import type { InvocationRecord, LambdaFunctionSpec } from './lambda';
+import { CREATE_FAILED_MARKER, ProviderFrameworkRuntime, ProviderSpec } from './provider-framework';
+import type { CfnRequest, CfnResponse, CustomResourceRuntime, ProviderOutcome, RequestType } from './runtime';
 
 /** A template resource with the attributes the driver reads. */
 export interface DriverResource extends CfnResource {
@@ -149,7 +152,7 @@ export class LifecycleDriver {
 
   private readonly live = new Map<string, LiveResource>();
   private readonly bundles: Map<string, BundleModule>;
-  private readonly providers = new Map<string, ProviderFramework>();
+  private readonly runtimes = new Map<string, CustomResourceRuntime>();
   private readonly ownsKms: boolean;
 
   constructor(private readonly options: DriverOptions) {
@@ -533,11 +536,11 @@ export class LifecycleDriver {
         request: full, invocations: [], polls: 0, realMs: 0, elapsedMs: 0,
         response: {
           Status: 'FAILED', Reason: unreachable, StackId: this.stackId, RequestId: requestId, LogicalResourceId: id,
-          PhysicalResourceId: full.PhysicalResourceId ?? 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED',
+          PhysicalResourceId: full.PhysicalResourceId ?? CREATE_FAILED_MARKER,
         },
       };
     } else {
-      outcome = await this.provider(template, id, definition).handle(full);
+      outcome = await this.runtime(template, id, definition).handle(full);
     }
     const serviceTimeoutMs = Number(full.ResourceProperties.ServiceTimeout ?? 3600) * 1000;
     const invocation: CustomResourceInvocation = { ...outcome, missingDependencies, phase, serviceTimeoutMs };
@@ -591,39 +594,16 @@ export class LifecycleDriver {
     return { frameworkOnEvent, onEvent, isComplete, stateMachine };
   }
 
-  private provider(template: DriverTemplate, id: string, definition: DriverResource): ProviderFramework {
+  /**
+   * The runtime behind the ServiceToken of `id`. Today every custom resource of this library is served by the
+   * Provider framework; another runtime (runtime.ts) is chosen here by what the ServiceToken's function is.
+   */
+  private runtime(template: DriverTemplate, id: string, definition: DriverResource): CustomResourceRuntime {
     const functions = this.providerFunctions(template, id);
-    const cacheKey = `${functions.onEvent}|${functions.isComplete ?? ''}`;
-    const cached = this.providers.get(cacheKey);
+    const cacheKey = `${functions.frameworkOnEvent}|${functions.onEvent}|${functions.isComplete ?? ''}`;
+    const cached = this.runtimes.get(cacheKey);
     if (cached) return cached;
-    const bundle = BUNDLE_BY_RESOURCE_TYPE[definition.Type];
-    if (!bundle) throw new Error(`${id}: no bundle known for ${definition.Type}`);
-    let module = this.bundles.get(bundle);
-    if (!module) {
-      module = loadBundle(bundle);
-      this.bundles.set(bundle, module);
-    }
-    const lambdaSpec = (fnId: string): LambdaFunctionSpec => {
-      const p = template.Resources[fnId].Properties ?? {};
-      const handler = String(p.Handler ?? '');
-      if (!handler.startsWith('index.')) throw new Error(`${fnId}: Handler '${handler}' is not in the bundle's index.js`);
-      return { functionName: fnId, module: module!, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000 };
-    };
-    let queryIntervalMs = 5_000;
-    let totalTimeoutMs = 30 * 60_000;
-    if (functions.stateMachine) {
-      const sm = template.Resources[functions.stateMachine].Properties ?? {};
-      const definitionJson = JSON.parse(String(resolve(template, sm.DefinitionString, this.resolveEnv())));
-      const retry = definitionJson.States['framework-isComplete-task'].Retry[0];
-      queryIntervalMs = retry.IntervalSeconds * 1000;
-      totalTimeoutMs = retry.MaxAttempts * queryIntervalMs;
-    }
-    const framework = new ProviderFramework({
-      onEvent: lambdaSpec(functions.onEvent),
-      isComplete: functions.isComplete ? lambdaSpec(functions.isComplete) : undefined,
-      queryIntervalMs: this.options.waiter?.queryIntervalMs ?? queryIntervalMs,
-      totalTimeoutMs: this.options.waiter?.totalTimeoutMs ?? totalTimeoutMs,
-    }, {
+    const runtime = new ProviderFrameworkRuntime(this.providerSpec(template, id, definition, functions), {
       budgetMs: this.options.lambdaBudgetMs,
       onInvocation: (record) => this.options.onInvocation?.(record),
       wait: this.options.wait ?? (async (ms) => {
@@ -631,8 +611,44 @@ export class LifecycleDriver {
         await new Promise((r) => setImmediate(r));
       }),
     });
-    this.providers.set(cacheKey, framework);
-    return framework;
+    this.runtimes.set(cacheKey, runtime);
+    return runtime;
+  }
+
+  /** The Provider framework of `id`: its onEvent function's environment, the user functions and the waiter. */
+  private providerSpec(
+    template: DriverTemplate, id: string, definition: DriverResource, functions: ReturnType<LifecycleDriver['providerFunctions']>,
+  ): ProviderSpec {
+    const bundle = BUNDLE_BY_RESOURCE_TYPE[definition.Type];
+    if (!bundle) throw new Error(`${id}: no bundle known for ${definition.Type}`);
+    let module = this.bundles.get(bundle);
+    if (!module) {
+      module = loadBundle(bundle);
+      this.bundles.set(bundle, module);
+    }
+    const env = this.resolveEnv();
+    const variables = (template.Resources[functions.frameworkOnEvent].Properties?.Environment?.Variables ?? {}) as Record<string, unknown>;
+    const environment = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(resolve(template, v, env))]));
+    const lambdaSpec = (fnId: string): LambdaFunctionSpec => {
+      const p = template.Resources[fnId].Properties ?? {};
+      const handler = String(p.Handler ?? '');
+      if (!handler.startsWith('index.')) throw new Error(`${fnId}: Handler '${handler}' is not in the bundle's index.js`);
+      return { functionName: fnId, module: module!, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000 };
+    };
+    const arnOf = (fnId: string) => String(resolve(template, { 'Fn::GetAtt': [fnId, 'Arn'] }, env));
+    const userFunctions: ProviderSpec['functions'] = {
+      [arnOf(functions.onEvent)]: { kind: 'onEvent', spec: lambdaSpec(functions.onEvent) },
+      ...(functions.isComplete ? { [arnOf(functions.isComplete)]: { kind: 'isComplete' as const, spec: lambdaSpec(functions.isComplete) } } : {}),
+    };
+    let waiter: ProviderSpec['waiter'];
+    if (functions.stateMachine) {
+      const sm = template.Resources[functions.stateMachine].Properties ?? {};
+      const retry = JSON.parse(String(resolve(template, sm.DefinitionString, env))).States['framework-isComplete-task'].Retry[0];
+      const intervalMs = this.options.waiter?.queryIntervalMs ?? retry.IntervalSeconds * 1000;
+      const totalTimeoutMs = this.options.waiter?.totalTimeoutMs ?? retry.MaxAttempts * retry.IntervalSeconds * 1000;
+      waiter = { intervalMs, maxAttempts: Math.round(totalTimeoutMs / intervalMs), backoffRate: retry.BackoffRate ?? 1 };
+    }
+    return { environment, functions: userFunctions, waiter };
   }
 
   // ------------------------------------------------------------------ bookkeeping
