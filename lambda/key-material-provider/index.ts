@@ -21,7 +21,7 @@ export { Deadline, DeadlineExceededError } from '../shared/deadline';
 export { keyIdFromArn } from './context';
 export type { KeyMaterialEvent, KeyMaterialResponse } from './context';
 export { HandlerError } from './errors';
-export type { HandlerOptions as OnEventOptions } from '../shared/run';
+export type { HandlerOptions } from '../shared/run';
 
 /** The Lambda entry point: onEvent bounded by the invocation's remaining time. */
 export async function handler(event: KeyMaterialEvent, context: LambdaContext): Promise<KeyMaterialResponse> {

@@ -32,8 +32,9 @@ export interface EmulatorEnv {
 export const EMULATOR_DEFAULT_ENV: EmulatorEnv = { region: 'us-east-1', account: '111122223333' };
 
 /**
- * Points every AWS SDK client created from now on at the emulator (region, dummy credentials,
- * per-service endpoints). The handlers create their clients lazily from this environment.
+ * Points every AWS SDK client at the emulator (region, dummy credentials, per-service endpoints). A bundle
+ * creates its clients when it is loaded, and the SDK reads region and endpoints from this environment on the
+ * first call, as in a Lambda container.
  */
 export function useEmulatorEnvironment(emulator: Emulator, env: EmulatorEnv = EMULATOR_DEFAULT_ENV): void {
   Object.assign(process.env, {
