@@ -11,3 +11,5 @@ export type { SeedSecret } from './secrets';
 export type { FaultKind, FaultOptions, FaultStats } from './faults';
 export { mulberry32 } from './faults';
 export { keyMaterialId } from './crypto';
+export type { QuotaOptions, QuotaStats } from './quotas';
+export { KMS_DEFAULT_REQUEST_QUOTAS, THROTTLING_MESSAGE, TokenBucket } from './quotas';

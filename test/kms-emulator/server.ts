@@ -10,6 +10,7 @@ import { Stacks, errorXml } from './cloudformation';
 import { ServiceError, err } from './errors';
 import { Fault, FaultInjector, FaultKind, FaultOptions, FaultStats } from './faults';
 import { KmsKeys, MultiRegionPeers, SeedKey, SeededKey } from './kms';
+import { QuotaOptions, QuotaStats, RequestQuotas, throttlingError } from './quotas';
 import { SeedSecret, Secrets } from './secrets';
 import { CustomKeyStores, SeedCustomKeyStore, StoreBehaviour } from './stores';
 import { Input, Output } from './wire';
@@ -32,6 +33,11 @@ export interface EmulatorOptions {
   now?: () => number;
   /** Listen port on 127.0.0.1. Default 0 (random). */
   port?: number;
+  /**
+   * Enforce KMS's request quotas (token buckets per operation, see quotas.ts): `true` for the defaults.
+   * Default off, so that the fast tests stay fast.
+   */
+  quotas?: boolean | QuotaOptions;
 }
 
 export type ServiceName = 'kms' | 'secretsmanager' | 'cloudformation';
@@ -49,6 +55,8 @@ export interface CallRecord {
   fault?: FaultKind;
   /** The Region the request was served in (its SigV4 credential scope). */
   region: string;
+  /** The request was refused by a request quota (ThrottlingException, nothing ran). */
+  throttled?: boolean;
   at: string;
 }
 
@@ -75,6 +83,9 @@ export class Emulator {
   private readonly secretReplicas = new Map<string, { region: string; replicaRegions: string[] }>();
   private readonly stores: CustomKeyStores;
   private readonly stacks: Stacks;
+  /** Request quota options while quotas are on; the buckets of each Region (quotas are per account and Region). */
+  private quotaOptions?: QuotaOptions;
+  private readonly quotas = new Map<string, RequestQuotas>();
   private timeOffsetMs = 0;
   private url = '';
   private readonly now: () => number;
@@ -95,6 +106,7 @@ export class Emulator {
     this.peers = { kmsOf: (r) => this.inRegion(r).kms, regions: () => [...this.regional.keys()] };
     this.inRegion(region);
     this.stacks = new Stacks(now, region, accountId);
+    this.setQuotas(options.quotas ?? false);
     this.server = http.createServer((req, res) => {
       this.handle(req, res).catch((e) => {
         if (!res.headersSent && !res.destroyed) {
@@ -164,6 +176,7 @@ export class Emulator {
   public resetCalls(): void {
     this.calls.length = 0;
     this.faults.resetStats();
+    for (const q of this.quotas.values()) q.resetStats();
   }
 
   // ------------------------------------------------------------------ seeding
@@ -230,6 +243,38 @@ export class Emulator {
     this.timeOffsetMs += ms;
   }
 
+  // ------------------------------------------------------------------ request quotas
+
+  /** Turns KMS's request quotas on (`true`: the defaults) or off (`false`); new buckets start full. */
+  public setQuotas(options: boolean | QuotaOptions): void {
+    this.quotas.clear();
+    this.quotaOptions = options === false ? undefined : options === true ? {} : options;
+  }
+
+  /** Requests admitted and throttled by the quotas, by operation, over every Region (or one). */
+  public quotaStats(region?: string): QuotaStats {
+    const total: QuotaStats = { admitted: {}, throttled: {} };
+    for (const [r, q] of this.quotas) {
+      if (region && r !== region) continue;
+      const s = q.snapshot();
+      for (const kind of ['admitted', 'throttled'] as const) {
+        for (const [op, n] of Object.entries(s[kind])) total[kind][op] = (total[kind][op] ?? 0) + n;
+      }
+    }
+    return total;
+  }
+
+  /** False when the request is over its Region's quota for the operation. */
+  private admit(region: string, operation: string): boolean {
+    if (!this.quotaOptions) return true;
+    let q = this.quotas.get(region);
+    if (!q) {
+      q = new RequestQuotas(this.quotaOptions);
+      this.quotas.set(region, q);
+    }
+    return q.admit(operation);
+  }
+
   // ------------------------------------------------------------------ faults
 
   /** Random faults from a seeded PRNG; `null` turns them off. */
@@ -280,6 +325,12 @@ export class Emulator {
     }
     const region = signedRegion(req) ?? this.homeRegion;
     const record = this.record(service, operation, input, region);
+    if (service === 'kms' && !this.admit(region, operation)) {
+      const e = throttlingError();
+      Object.assign(record, { outcome: 'error', error: e.type, message: e.message, throttled: true });
+      sendJson(res, requestId, e.status, { __type: e.type, message: e.message });
+      return;
+    }
     const fault = this.faults.decide(operation);
     if (fault && (await this.applyFault(fault, record, req))) {
       const e = faultError(fault.kind, service);
