@@ -1,10 +1,10 @@
-import { App, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack, StackProps, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
-  AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyStoreBackend, XksProxyConnectivity,
+  AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyMaterialExpiration, KeyStoreBackend, XksProxyConnectivity,
 } from '../lib';
 import { NagValidationPlugin } from './nag';
 
@@ -23,6 +23,8 @@ export class KmsLifecycleExampleStack extends Stack {
       alias: 'alias/kms-lifecycle-example',
       description: 'EXTERNAL key whose material is imported on deploy and deleted on destroy',
       material: KeyMaterial.fromSecret(materialSecret),
+      // Expires a year after each import; the template holds the duration, so it is the same on any day.
+      expiration: KeyMaterialExpiration.after(Duration.days(365)),
       removalPolicy: RemovalPolicy.DESTROY,
     });
 

@@ -20,7 +20,9 @@ export interface AdoptedCustomKeyStoreProps {
 /**
  * Adopts a custom key store created elsewhere, only so that it is deleted when the stack is
  * destroyed (or this construct is removed): disconnect, wait until DISCONNECTED, delete. Nothing
- * about the store changes on deploy; the deploy fails if the store does not exist.
+ * about the store changes on deploy; the deploy fails if the store does not exist. When
+ * CloudFormation deletes it to roll back the deployment that adopted it, the store is left as it
+ * was. `applyRemovalPolicy(RemovalPolicy.RETAIN)` keeps the store on destroy too.
  *
  * @example
  * // When this stack is destroyed, delete custom key store cks-1234567890abcdef0.
@@ -33,12 +35,15 @@ export class AdoptedCustomKeyStore extends CustomKeyStoreBase {
     super(scope, id);
     validateStoreId(`${this.node.path}: customKeyStoreId`, props.customKeyStoreId);
     const provider = CustomKeyStoreProvider.getOrCreate(this);
+    // Rollback detection: a rollback of the deployment that adopted the store leaves the store as it was.
+    provider.grantReadStackStatus();
     const resource = createStoreResource(this, provider, {
       Adopt: 'true',
       CustomKeyStoreId: props.customKeyStoreId,
       Connect: 'false',
       KeysRemaining: props.keysRemaining ?? KeysRemainingBehaviour.FAIL,
     }, RemovalPolicy.DESTROY);
+    this.storeResource = resource;
     this.customKeyStoreId = resource.ref;
   }
 }

@@ -8,8 +8,8 @@ import {
 } from './private/custom-key-store-contract';
 import { CustomKeyStoreBase, validateStoreId } from './private/custom-key-store-base';
 import { createStoreResource, CustomKeyStoreProvider } from './private/custom-key-store-provider';
-import { isLiteral, validatePattern } from './private/validation';
-import { grantGetSecretValue } from './private/secrets';
+import { claimStoreName, isLiteral, validatePattern } from './private/validation';
+import { grantGetSecretValue, requireSecret, warnIfSecretInOtherAccount } from './private/secrets';
 
 /**
  * A KMS custom key store.
@@ -137,6 +137,7 @@ class CloudHsmBackend extends KeyStoreBackend {
     if (isLiteral(options.trustAnchorCertificate) && !options.trustAnchorCertificate.includes('-----BEGIN CERTIFICATE-----')) {
       throw new Error('trustAnchorCertificate must be the PEM content of the trust anchor certificate (customerCA.crt), starting with -----BEGIN CERTIFICATE-----');
     }
+    requireSecret('KeyStoreBackend.cloudHsm', 'kmsUserPassword', options.kmsUserPassword);
     const password = literalSecretString(options.kmsUserPassword, options.kmsUserPasswordJsonField);
     if (password !== undefined && (password.length < 7 || password.length > 32)) {
       throw new Error(`kmsUserPassword must be 7 to 32 characters long, got ${password.length}`);
@@ -144,6 +145,7 @@ class CloudHsmBackend extends KeyStoreBackend {
   }
 
   public bind(scope: Construct, grantee: iam.IGrantable): KeyStoreBackendConfig {
+    warnIfSecretInOtherAccount(scope, this.options.kmsUserPassword, 'the kmsuser password secret', grantee);
     CustomKeyStoreProvider.getOrCreate(scope).grantCloudHsm();
     grantGetSecretValue(this.options.kmsUserPassword, grantee);
     return {
@@ -173,9 +175,11 @@ class ExternalKeyStoreBackend extends KeyStoreBackend {
       throw new Error('connectivity PUBLIC_ENDPOINT takes no vpcEndpointServiceName or vpcEndpointServiceOwner; use VPC_ENDPOINT_SERVICE');
     }
     validatePattern('vpcEndpointServiceOwner', options.vpcEndpointServiceOwner, /^\d{12}$/, 'be a 12-digit account id');
+    requireSecret('KeyStoreBackend.externalKeyStore', 'proxyAuthenticationCredential', options.proxyAuthenticationCredential);
   }
 
-  public bind(_scope: Construct, grantee: iam.IGrantable): KeyStoreBackendConfig {
+  public bind(scope: Construct, grantee: iam.IGrantable): KeyStoreBackendConfig {
+    warnIfSecretInOtherAccount(scope, this.options.proxyAuthenticationCredential, 'the XKS proxy credential secret', grantee);
     grantGetSecretValue(this.options.proxyAuthenticationCredential, grantee);
     return {
       customKeyStoreType: 'EXTERNAL_KEY_STORE',
@@ -256,6 +260,7 @@ export class CustomKeyStore extends CustomKeyStoreBase {
     if (removalPolicy !== RemovalPolicy.RETAIN && removalPolicy !== RemovalPolicy.DESTROY) {
       throw new Error(`${this.node.path}: removalPolicy must be DESTROY or RETAIN, got ${removalPolicy}`);
     }
+    claimStoreName(this, name);
 
     const provider = CustomKeyStoreProvider.getOrCreate(this);
     const backend = props.backend.bind(this, provider.role);
@@ -268,6 +273,7 @@ export class CustomKeyStore extends CustomKeyStoreBase {
       KeysRemaining: props.keysRemaining ?? KeysRemainingBehaviour.FAIL,
     };
     const resource = createStoreResource(this, provider, properties, removalPolicy);
+    this.storeResource = resource;
     this.customKeyStoreId = resource.ref;
     this.customKeyStoreConnectionState = resource.getAttString('ConnectionState');
   }

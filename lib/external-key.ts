@@ -1,10 +1,11 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ImportedKeyMaterial, KeyMaterialOptions } from './imported-key-material';
 import { DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS } from './private/actions';
 import { grantOnKey } from './private/key-info';
+import { applyPropertyInjectors, findPropertyInjector } from './private/property-injection';
 
 /**
  * Properties of `ExternalKey`. They follow `kms.KeyProps` wherever they apply to EXTERNAL keys.
@@ -79,6 +80,7 @@ export interface ExternalKeyProps extends KeyMaterialOptions {
    * What happens to the key itself when it is removed from the stack. DESTROY schedules the key
    * for deletion after `pendingWindow`; RETAIN keeps it. Independent of `materialRemovalPolicy`,
    * which decides whether the imported material is deleted first (see the README).
+   * `applyRemovalPolicy()` on the key sets this one.
    *
    * @default RemovalPolicy.RETAIN
    */
@@ -92,16 +94,24 @@ export interface ExternalKeyProps extends KeyMaterialOptions {
  * It imports `material` when it is created and deletes the imported material when the stack is
  * destroyed (unless `materialRemovalPolicy` is RETAIN), so the key is unusable at once instead of
  * staying usable for the 7 to 30 days of its deletion window.
+ *
+ * Property injectors: those registered for `ExternalKey.PROPERTY_INJECTION_ID` receive
+ * `ExternalKeyProps`; those for `kms.Key.PROPERTY_INJECTION_ID` also apply (ExternalKey is a
+ * `kms.Key`), except that automatic rotation stays off, which KMS refuses for EXTERNAL keys.
  */
 export class ExternalKey extends kms.Key {
-  /**
-   * The resource that imports and deletes this key's material. Undefined when there is nothing
-   * to manage (no material and `materialRemovalPolicy` RETAIN).
-   */
-  public readonly keyMaterial?: ImportedKeyMaterial;
+  /** Uniquely identifies this class for property injectors (`PropertyInjectors.of(scope).add(...)`). */
+  public static readonly PROPERTY_INJECTION_ID: string = 'cdk-kms-lifecycle.ExternalKey';
 
-  constructor(scope: Construct, id: string, props: ExternalKeyProps = {}) {
-    super(scope, id, {
+  /**
+   * The resource that imports and deletes this key's material. It always exists (with or without
+   * `material`), so that changing `materialRemovalPolicy` only changes its DeletionPolicy.
+   */
+  public readonly keyMaterial: ImportedKeyMaterial;
+
+  constructor(scope: Construct, id: string, externalKeyProps: ExternalKeyProps = {}) {
+    const props = applyPropertyInjectors(ExternalKey.PROPERTY_INJECTION_ID, externalKeyProps, scope, id);
+    super(scope, id, guardRotation(scope, id, {
       description: props.description,
       alias: props.alias,
       keySpec: props.keySpec,
@@ -114,27 +124,33 @@ export class ExternalKey extends kms.Key {
       removalPolicy: props.removalPolicy,
       // KMS does not rotate EXTERNAL keys automatically.
       enableKeyRotation: false,
-    });
+    }));
     const cfnKey = this.node.defaultChild as kms.CfnKey;
     cfnKey.origin = 'EXTERNAL';
+    if (cfnKey.enableKeyRotation !== false || cfnKey.rotationPeriodInDays !== undefined) {
+      // A kms.Key property injector turned automatic rotation on: KMS refuses it for EXTERNAL keys.
+      cfnKey.enableKeyRotation = false;
+      cfnKey.rotationPeriodInDays = undefined;
+      Annotations.of(this).addWarningV2('cdk-kms-lifecycle:rotationInjected',
+        'A property injector for kms.Key set enableKeyRotation or rotationPeriod; KMS cannot rotate EXTERNAL keys automatically, so ExternalKey keeps EnableKeyRotation false. ' +
+        'Rotate imported material on demand instead (a new material secret), and make the injector keep an explicit enableKeyRotation: false (for example { enableKeyRotation: true, ...originalProps }).');
+    }
     Validations.of(cfnKey).acknowledge({
       id: 'AwsSolutions-KMS5',
       reason: 'KMS cannot rotate EXTERNAL-origin keys automatically; material you import is rotated on demand (ImportKeyMaterial NEW_KEY_MATERIAL + RotateKeyOnDemand).',
     });
 
-    const managesMaterial = props.material !== undefined || props.materialRemovalPolicy !== RemovalPolicy.RETAIN;
-    if (managesMaterial) {
-      this.keyMaterial = new ImportedKeyMaterial(this, 'Material', {
-        key: this,
-        keySpec: props.keySpec,
-        multiRegion: props.multiRegion,
-        material: props.material,
-        expiration: props.expiration,
-        materialRemovalPolicy: props.materialRemovalPolicy,
-      });
-    } else if (props.expiration) {
-      throw new Error(`${this.node.path}: expiration applies to imported material; give material too`);
-    }
+    // Always present, so that DESTROY <-> RETAIN only changes the resource's DeletionPolicy (a resource that
+    // leaves the template is deleted with its old properties: that is what shredded retained material in 0.1.0).
+    // Key spec and multi-Region as synthesized (a property injector may have set them).
+    this.keyMaterial = new ImportedKeyMaterial(this, 'Material', {
+      key: this,
+      keySpec: cfnKey.keySpec as kms.KeySpec | undefined,
+      multiRegion: cfnKey.multiRegion as boolean | undefined,
+      material: props.material,
+      expiration: props.expiration,
+      materialRemovalPolicy: props.materialRemovalPolicy,
+    });
   }
 
   /**
@@ -150,4 +166,22 @@ export class ExternalKey extends kms.Key {
   public grantImportKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return grantOnKey(this, this, grantee, IMPORT_KEY_MATERIAL_ACTIONS);
   }
+}
+
+/**
+ * kms.Key applies the property injectors registered for kms.Key to these props, and refuses rotation on HMAC and
+ * asymmetric keys before ExternalKey could turn it off again: fail first, with what to do. (On symmetric keys
+ * ExternalKey turns rotation off after the fact, with a warning.)
+ */
+function guardRotation(scope: Construct, id: string, props: kms.KeyProps): kms.KeyProps {
+  const injector = findPropertyInjector(scope, kms.Key.PROPERTY_INJECTION_ID);
+  if (!injector) return props;
+  const injected = injector.inject({ ...props }, { scope, id }) as kms.KeyProps;
+  const keySpec = injected.keySpec ?? kms.KeySpec.SYMMETRIC_DEFAULT;
+  if ((injected.enableKeyRotation || injected.rotationPeriod) && keySpec !== kms.KeySpec.SYMMETRIC_DEFAULT) {
+    throw new Error(`${scope.node.path === '' ? id : `${scope.node.path}/${id}`}: a property injector for kms.Key (${kms.Key.PROPERTY_INJECTION_ID}) turns on automatic key rotation, ` +
+      `which KMS refuses for EXTERNAL keys and kms.Key refuses for ${keySpec} keys. Make the injector keep an explicit enableKeyRotation: false ` +
+      '(for example return { enableKeyRotation: true, ...originalProps }), or register it on a scope that does not hold this key.');
+  }
+  return props;
 }

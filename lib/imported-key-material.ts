@@ -1,4 +1,4 @@
-import { CustomResource, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -8,15 +8,12 @@ import {
 } from './private/key-material-contract';
 import { KeyMaterial, KeyMaterialExpiration } from './key-material';
 import {
-  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, GET_PARAMETERS_FOR_IMPORT_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS, IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS,
-  LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
+  DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, DESCRIBE_KEY_ACTIONS, GET_PARAMETERS_FOR_IMPORT_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS,
+  IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS, LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
 } from './private/actions';
 import { addToKeyPolicyOrElse, grantOnKey, keyInfo, keyPolicyStatement, validateKey } from './private/key-info';
 import { KeyMaterialProvider } from './private/key-material-provider';
-import { validatePattern } from './private/validation';
-
-/** The most distant expiration KMS accepts, counted from the deployment. */
-const MAX_VALID_TO_DAYS = 365;
+import { claimKeyMaterial, validateKeyReference, validatePattern } from './private/validation';
 
 /**
  * Options shared by `ImportedKeyMaterial` and `ExternalKey` for the key material.
@@ -37,12 +34,19 @@ export interface KeyMaterialOptions {
   readonly expiration?: KeyMaterialExpiration;
 
   /**
-   * What happens to the imported key material when this resource is removed from the stack or
-   * the stack is destroyed.
+   * What happens to the imported key material when this resource is removed from the stack, the
+   * stack is destroyed, or the resource is replaced (a new key). It becomes the material resource's
+   * CloudFormation DeletionPolicy and UpdateReplacePolicy, so it protects the material whatever
+   * the template change.
    *
    * - `RemovalPolicy.DESTROY`: DeleteImportedKeyMaterial makes the key unusable at once
    *   (crypto-shredding), before the key itself is scheduled for deletion.
-   * - `RemovalPolicy.RETAIN`: the material stays; the key keeps working unless it is deleted.
+   * - `RemovalPolicy.RETAIN`: CloudFormation never sends the Delete; the material stays and the key
+   *   keeps working unless it is deleted.
+   *
+   * A rollback that deletes this resource while it imported nothing itself (no `material`) leaves
+   * the key's material as it was; material that it did import is deleted by the rollback, which
+   * returns the key to its state before the deployment.
    *
    * @default RemovalPolicy.DESTROY
    */
@@ -102,6 +106,7 @@ export class ImportedKeyMaterial extends Construct {
 
     const info = keyInfo(this, props.key);
     validateKey(this, props.key, info);
+    validateKeyReference(this, props.key);
     const keySpec = props.keySpec ?? info.cfnKey?.keySpec ?? kms.KeySpec.SYMMETRIC_DEFAULT;
     const multiRegion = props.multiRegion ?? info.cfnKey?.multiRegion ?? false;
     if (Token.isUnresolved(keySpec) || Token.isUnresolved(multiRegion)) {
@@ -114,18 +119,17 @@ export class ImportedKeyMaterial extends Construct {
     if (removal !== RemovalPolicy.DESTROY && removal !== RemovalPolicy.RETAIN) {
       throw new Error(`${this.node.path}: materialRemovalPolicy must be DESTROY or RETAIN, got ${removal}`);
     }
-    if (removal === RemovalPolicy.RETAIN && !props.material) {
-      throw new Error(`${this.node.path}: with no material to import and materialRemovalPolicy RETAIN this resource would do nothing; give material, or use RemovalPolicy.DESTROY to delete the material on destroy`);
-    }
     if (props.expiration && !props.material) {
       throw new Error(`${this.node.path}: expiration applies to imported material; give material too`);
     }
     if (props.material && !IMPORTABLE_KEY_SPECS.includes(keySpec)) {
       throw new Error(`${this.node.path}: KMS cannot import key material for ${keySpec} keys; importable key specs are ${IMPORTABLE_KEY_SPECS.join(', ')}`);
     }
+    // Synthesis never reads the clock: "in the past" and "more than 365 days ahead" are checked by the
+    // handler at import time; KeyMaterialExpiration.after() validates its duration without a clock.
     const expiration = props.material ? (props.expiration ?? KeyMaterialExpiration.never()) : undefined;
-    if (expiration?.validTo) validateValidTo(this, expiration.validTo);
 
+    claimKeyMaterial(this, props.key, info.cfnKey);
     const provider = KeyMaterialProvider.getOrCreate(this);
     const allow = (actions: string[], conditions?: Record<string, Record<string, unknown>>) => addToKeyPolicyOrElse(
       props.key, info, keyPolicyStatement(provider.role, actions, conditions),
@@ -134,8 +138,9 @@ export class ImportedKeyMaterial extends Construct {
 
     // DeleteImportedKeyMaterial: on destroy, and to re-import with a new expiration. A single-Region
     // symmetric key can hold several materials: ListKeyRotations finds them all for destroy.
+    // DescribeKey: the handler verifies the target key on create (exists, EXTERNAL, key spec, multi-Region).
     const rotatable = canRotateMaterial(keySpec, multiRegionFlag);
-    allow(rotatable ? [...DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, ...LIST_KEY_MATERIALS_ACTIONS] : DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
+    allow([...DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, ...DESCRIBE_KEY_ACTIONS, ...(rotatable ? LIST_KEY_MATERIALS_ACTIONS : [])]);
     const material = props.material?.bind(this, keySpec, provider.role);
     if (material && expiration) {
       allow(GET_PARAMETERS_FOR_IMPORT_ACTIONS, {
@@ -149,7 +154,6 @@ export class ImportedKeyMaterial extends Construct {
       KeyArn: props.key.keyArn,
       KeySpec: keySpec,
       MultiRegion: String(multiRegionFlag),
-      MaterialRemovalPolicy: removal === RemovalPolicy.RETAIN ? 'retain' : 'destroy',
       KeyMaterialId: props.keyMaterialId,
       Material: material && {
         SecretArn: material.secretArn,
@@ -160,11 +164,15 @@ export class ImportedKeyMaterial extends Construct {
       },
       ExpirationModel: expiration?.expirationModel as KeyMaterialResourceProperties['ExpirationModel'],
       ValidTo: expiration?.validTo?.toISOString(),
+      ValidFor: expiration?.validFor && validForSeconds(expiration.validFor),
     };
+    // Removal is the resource's DeletionPolicy and UpdateReplacePolicy, never a property the handler reads:
+    // CloudFormation deletes with the OLD properties, so only a policy protects what a template change removes.
     const resource = new CustomResource(this, 'Resource', {
       serviceToken: provider.serviceToken,
       resourceType: KEY_MATERIAL_RESOURCE_TYPE,
       properties,
+      removalPolicy: removal,
     });
     // Destroy order: this resource is deleted while the handler's permissions still exist.
     resource.node.addDependency(provider.role);
@@ -188,12 +196,8 @@ export class ImportedKeyMaterial extends Construct {
   }
 }
 
-function validateValidTo(scope: Construct, validTo: Date): void {
-  const now = Date.now();
-  if (validTo.getTime() <= now) {
-    throw new Error(`${scope.node.path}: expiration ${validTo.toISOString()} is in the past; KMS needs a ValidTo in the future (at most ${MAX_VALID_TO_DAYS} days ahead)`);
-  }
-  if (validTo.getTime() > now + MAX_VALID_TO_DAYS * 24 * 3600 * 1000) {
-    throw new Error(`${scope.node.path}: expiration ${validTo.toISOString()} is more than ${MAX_VALID_TO_DAYS} days ahead; KMS accepts a ValidTo at most ${MAX_VALID_TO_DAYS} days after the import`);
-  }
+/** The validity in whole seconds, as CloudFormation sends it (a string). */
+function validForSeconds(validFor: Duration): string {
+  const seconds = validFor.toSeconds();
+  return validFor.isUnresolved() ? Token.asString(seconds) : String(seconds);
 }

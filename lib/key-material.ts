@@ -1,8 +1,9 @@
+import { Duration } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { isAsymmetricKeySpec } from './private/key-material-contract';
-import { grantGetSecretValue } from './private/secrets';
+import { isAsymmetricKeySpec, MAX_VALID_FOR_SECONDS, MIN_VALID_FOR_SECONDS } from './private/key-material-contract';
+import { grantGetSecretValue, requireSecret, warnIfSecretInOtherAccount } from './private/secrets';
 
 /**
  * How plaintext key material is encoded in a Secrets Manager secret.
@@ -126,6 +127,8 @@ class SecretKeyMaterial extends KeyMaterial {
 
   public bind(scope: Construct, keySpec: string, grantee: iam.IGrantable): KeyMaterialConfig {
     const encoding = this.options.encoding ?? MaterialEncoding.AUTO;
+    requireSecret(`${scope.node.path}: KeyMaterial.fromSecret`, 'secret', this.secret);
+    warnIfSecretInOtherAccount(scope, this.secret, 'the key material secret', grantee);
     if (encoding === MaterialEncoding.PEM && !isAsymmetricKeySpec(keySpec)) {
       throw new Error(`${scope.node.path}: a PEM secret holds an asymmetric private key, which cannot be material for a ${keySpec} key; store the raw material as SecretBinary, base64 or hex instead`);
     }
@@ -152,9 +155,27 @@ export class KeyMaterialExpiration {
   }
 
   /**
+   * The material expires this long after each import (KEY_MATERIAL_EXPIRES; the handler sets
+   * ValidTo = import time + `validFor`). The template holds the duration, not a date, so the same
+   * app synthesizes the same template on any day, and deploying it again imports nothing.
+   * Material is imported again (with a fresh ValidTo) only when the material or the expiration
+   * changes in the template. From 1 day to 365 days (KMS's maximum).
+   */
+  public static after(validFor: Duration): KeyMaterialExpiration {
+    if (!validFor.isUnresolved()) {
+      const seconds = validFor.toMilliseconds() / 1000;
+      if (!Number.isInteger(seconds) || seconds < MIN_VALID_FOR_SECONDS || seconds > MAX_VALID_FOR_SECONDS) {
+        throw new Error(`KeyMaterialExpiration.after needs a whole number of seconds from 1 day to 365 days (KMS accepts a ValidTo at most 365 days after the import), got ${validFor.toHumanString()}`);
+      }
+    }
+    return new KeyMaterialExpiration('KEY_MATERIAL_EXPIRES', undefined, validFor);
+  }
+
+  /**
    * The material expires at this time (KEY_MATERIAL_EXPIRES with ValidTo). KMS then deletes it and
    * the key becomes unusable until the same material is imported again. Must lie in the future and
-   * at most 365 days after the deployment that imports it.
+   * at most 365 days after the import: the handler checks this when it imports (synthesis never
+   * reads the clock). Prefer `after()`, which needs no new date to stay valid.
    */
   public static at(validTo: Date): KeyMaterialExpiration {
     if (Number.isNaN(validTo.getTime())) {
@@ -166,7 +187,9 @@ export class KeyMaterialExpiration {
   private constructor(
     /** KEY_MATERIAL_DOES_NOT_EXPIRE or KEY_MATERIAL_EXPIRES. */
     public readonly expirationModel: string,
-    /** When the material expires (only with KEY_MATERIAL_EXPIRES). */
+    /** When the material expires (only with `at()`). */
     public readonly validTo?: Date,
+    /** How long the material is valid after each import (only with `after()`). */
+    public readonly validFor?: Duration,
   ) {}
 }

@@ -15,6 +15,7 @@ import {
   UpdateCustomKeyStoreCommand,
 } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { Emulator, startEmulator } from './kms-emulator';
 import {
   CONNECTION_ERROR_ADVICE,
@@ -52,6 +53,8 @@ import {
   SECRET_ACCESS_KEY,
   SECRET_VALUES,
   sent,
+  stackIs,
+  STACK_ID,
   sentNames,
   State,
   STORE_ID,
@@ -79,6 +82,7 @@ afterEach(() => {
   logs.restore();
   m.kms.restore();
   m.secrets.restore();
+  m.cfn.restore();
 });
 
 /** DescribeCustomKeyStores answers with these entries, one per call (the last one repeats). */
@@ -1203,5 +1207,88 @@ describe('whole lifecycle against the KMS emulator (real SDK clients)', () => {
     emu.setStoreBehaviour(created.PhysicalResourceId, { failWith: 'INSUFFICIENT_CLOUDHSM_HSMS' });
     const message = await failure(provider(updateEvent(props, { ...props, Connect: 'true' }, created.PhysicalResourceId)));
     expect(message).toMatch(new RegExp(`^Custom key store ${created.PhysicalResourceId} \\(Failing\\) failed to connect: INSUFFICIENT_CLOUDHSM_HSMS — `));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('Delete during a rollback', () => {
+  test.each(['ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS'])(
+    'in %s an adopted store is left as it was: no disconnect, no delete, and the log says why', async (status) => {
+      stackIs(m, status);
+      const event = deleteEvent(adoptProps());
+      const result = await onEvent(event);
+      expect(result).toEqual({ PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'UNCHANGED', DeleteAction: 'LEAVE' } });
+      expect(await isComplete(afterOnEvent(event, result))).toEqual({ IsComplete: true });
+      expect(sentNames(m.kms)).toEqual([]);
+      expect(m.cfn).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+      expect(logs.parsed()).toContainEqual(expect.objectContaining({
+        message: 'adopted store left as it was: the stack is rolling back the deployment that adopted it, and the store existed before', stackStatus: status,
+      }));
+    });
+
+  test('a store the stack created is still deleted by a rollback, without reading the stack status', async () => {
+    stackIs(m, 'ROLLBACK_IN_PROGRESS');
+    describeReturns(cloudHsmStore('DISCONNECTED'));
+    noKeys();
+    m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
+    await onEvent(deleteEvent(cloudHsmProps()));
+    expect(m.kms).toHaveReceivedCommandWith(DeleteCustomKeyStoreCommand, { CustomKeyStoreId: STORE_ID });
+    expect(m.cfn).not.toHaveReceivedAnyCommand();
+  });
+
+  test('an adopted store is deleted on a real destroy (DELETE_IN_PROGRESS)', async () => {
+    stackIs(m, 'DELETE_IN_PROGRESS');
+    describeReturns(cloudHsmStore('DISCONNECTED'));
+    noKeys();
+    m.kms.on(DeleteCustomKeyStoreCommand).resolves({});
+    await onEvent(deleteEvent(adoptProps()));
+    expect(m.kms).toHaveReceivedCommandWith(DeleteCustomKeyStoreCommand, { CustomKeyStoreId: STORE_ID });
+  });
+
+  test('when the stack status cannot be read, the Delete of an adopted store fails with what to do and touches nothing', async () => {
+    m.cfn.on(DescribeStacksCommand).rejects(awsError('AccessDenied', 'not authorized'));
+    const message = await failure(onEvent(deleteEvent(adoptProps())));
+    expect(message).toBe(`Cannot read the status of stack ${STACK_ID} for custom key store ${STORE_ID} (resource ${LOGICAL_ID}) (DescribeStacks failed: AccessDenied: not authorized). ` +
+      'The handler needs it to tell a rollback (which leaves an adopted store as it was) from a destroy, and does not guess. ' +
+      'Check that the handler role may call cloudformation:DescribeStacks on this stack, then retry the operation (a retried delete or rollback sends the Delete again).');
+    expect(sentNames(m.kms)).toEqual([]);
+  });
+});
+
+describe('isComplete and transient faults', () => {
+  const created = () => afterOnEvent(createEvent(cloudHsmProps()), { PhysicalResourceId: STORE_ID, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'DISCONNECTED' } });
+
+  test('a throttled DescribeCustomKeyStores (after the SDK retries) means "not complete yet"; the next poll completes', async () => {
+    m.kms.on(DescribeCustomKeyStoresCommand)
+      .rejectsOnce(awsError('ThrottlingException', 'Rate exceeded'))
+      .resolves({ CustomKeyStores: [cloudHsmStore('CONNECTED')] });
+    expect(await isComplete(created())).toEqual({ IsComplete: false });
+    expect(logs.parsed()).toContainEqual(expect.objectContaining({
+      level: 'WARN', message: 'transient KMS fault after the SDK retries: not complete yet, the waiter polls again', operation: 'DescribeCustomKeyStores', errorName: 'ThrottlingException',
+    }));
+    expect(logs.parsed()).toContainEqual(expect.objectContaining({ message: 'still in progress', outcome: 'TRANSIENT_FAULT', isComplete: false }));
+    expect(await isComplete(created())).toEqual({ IsComplete: true, Data: { CustomKeyStoreId: STORE_ID, ConnectionState: 'CONNECTED' } });
+  });
+
+  test('a 5xx on a move (ConnectCustomKeyStore) means "not complete yet" too', async () => {
+    describeReturns(cloudHsmStore('DISCONNECTED'));
+    m.kms.on(ConnectCustomKeyStoreCommand).rejects(Object.assign(awsError('KMSInternalException', 'internal'), { $metadata: { httpStatusCode: 500 } }));
+    expect(await isComplete(created())).toEqual({ IsComplete: false });
+  });
+
+  test('a call cut off at the invocation deadline means "not complete yet"', async () => {
+    m.kms.on(DescribeCustomKeyStoresCommand).callsFake(() => new Promise(() => undefined));
+    expect(await isComplete(created(), { deadline: new Deadline(Date.now() + 200, 0) })).toEqual({ IsComplete: false });
+  });
+
+  test('a non-transient error still fails isComplete', async () => {
+    m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('AccessDeniedException', 'denied'));
+    expect(await failure(isComplete(created()))).toMatch(/^KMS DescribeCustomKeyStores failed .*AccessDeniedException/);
+  });
+
+  test('onEvent still fails on a transient fault that outlived the SDK retries (CloudFormation retries the deployment)', async () => {
+    m.kms.on(DescribeCustomKeyStoresCommand).rejects(awsError('ThrottlingException', 'Rate exceeded'));
+    expect(await failure(onEvent(deleteEvent(cloudHsmProps())))).toMatch(/ThrottlingException/);
   });
 });

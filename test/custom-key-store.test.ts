@@ -1,5 +1,5 @@
 import { App, RemovalPolicy, SecretValue, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
@@ -163,6 +163,32 @@ describe('AdoptedCustomKeyStore and fromCustomKeyStoreId', () => {
     });
   });
 
+  test('the store role may read this stack\'s status (rollback detection), and only with an adopted store', () => {
+    const withoutAdopted = makeStack();
+    new CustomKeyStore(withoutAdopted, 'Store', { customKeyStoreName: 'xks', backend: xks(withoutAdopted) });
+    expect(JSON.stringify(storeRoleStatements(Template.fromStack(withoutAdopted)))).not.toContain('cloudformation:');
+    const stack = makeStack();
+    new AdoptedCustomKeyStore(stack, 'Old', { customKeyStoreId: STORE_ID });
+    expect(storeRoleStatements(Template.fromStack(stack))).toContainEqual({ Action: 'cloudformation:DescribeStacks', Effect: 'Allow', Resource: { Ref: 'AWS::StackId' } });
+  });
+
+  test('applyRemovalPolicy works on CustomKeyStore and AdoptedCustomKeyStore: it sets the store resource\'s DeletionPolicy', () => {
+    const stack = makeStack();
+    new CustomKeyStore(stack, 'Store', { customKeyStoreName: 'xks', backend: xks(stack) }).applyRemovalPolicy(RemovalPolicy.DESTROY);
+    new AdoptedCustomKeyStore(stack, 'Old', { customKeyStoreId: STORE_ID }).applyRemovalPolicy(RemovalPolicy.RETAIN);
+    const template = Template.fromStack(stack);
+    template.hasResource('Custom::KmsCustomKeyStore', { Properties: Match.objectLike({ Adopt: 'false' }), DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    template.hasResource('Custom::KmsCustomKeyStore', { Properties: Match.objectLike({ Adopt: 'true' }), DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('applyRemovalPolicy fails with a clear message on a store referenced with fromCustomKeyStoreId, and on SNAPSHOT', () => {
+    const stack = makeStack();
+    expect(() => CustomKeyStore.fromCustomKeyStoreId(stack, 'Ref', STORE_ID).applyRemovalPolicy(RemovalPolicy.DESTROY))
+      .toThrow('TestStack/Ref: a store referenced with fromCustomKeyStoreId is not managed by this stack, so it has no removal policy');
+    expect(() => new AdoptedCustomKeyStore(stack, 'Old', { customKeyStoreId: STORE_ID }).applyRemovalPolicy(RemovalPolicy.SNAPSHOT))
+      .toThrow('TestStack/Old: the removal policy of a custom key store must be DESTROY or RETAIN, got snapshot');
+  });
+
   test('fromCustomKeyStoreId creates nothing', () => {
     const stack = makeStack();
     const store = CustomKeyStore.fromCustomKeyStoreId(stack, 'Ref', STORE_ID);
@@ -238,5 +264,44 @@ describe('CustomKeyStore bad input', () => {
     const stack = makeStack();
     expect(() => new CustomKeyStore(stack, 'Store', { customKeyStoreName: name, backend: xks(stack) }))
       .toThrow(`TestStack/Store: customKeyStoreName must be 1 to 256 characters long, got ${name.length}`);
+  });
+});
+
+describe('CustomKeyStore inputs that would only fail at deploy', () => {
+  test('fails when two stores of one account and Region get the same name, across stacks', () => {
+    const app = new App();
+    const env = { account: '111111111111', region: 'us-east-1' };
+    const a = new Stack(app, 'A', { env });
+    new CustomKeyStore(a, 'Store', { customKeyStoreName: 'shared-name', backend: xks(a) });
+    const b = new Stack(app, 'B', { env });
+    expect(() => new CustomKeyStore(b, 'Store', { customKeyStoreName: 'shared-name', backend: xks(b) })).toThrow(
+      "B/Store: customKeyStoreName 'shared-name' is already used by A/Store in the same account and Region; KMS requires a unique custom key store name per account and Region. Give each store its own name.");
+  });
+
+  test('accepts the same name in another Region', () => {
+    const app = new App();
+    const a = new Stack(app, 'A', { env: { account: '111111111111', region: 'us-east-1' } });
+    new CustomKeyStore(a, 'Store', { customKeyStoreName: 'shared-name', backend: xks(a) });
+    const b = new Stack(app, 'B', { env: { account: '111111111111', region: 'eu-west-1' } });
+    expect(() => new CustomKeyStore(b, 'Store', { customKeyStoreName: 'shared-name', backend: xks(b) })).not.toThrow();
+  });
+
+  test.each([
+    ['cloudHsm', 'kmsUserPassword', (v: any) => KeyStoreBackend.cloudHsm({ clusterId: 'cluster-abcdefghijk', trustAnchorCertificate: CERT, kmsUserPassword: v })],
+    ['externalKeyStore', 'proxyAuthenticationCredential', (v: any) => KeyStoreBackend.externalKeyStore({ proxyUriEndpoint: 'https://xks.example.com', proxyUriPath: '/kms/xks/v1', proxyAuthenticationCredential: v })],
+  ])('KeyStoreBackend.%s given a string instead of an ISecret fails with a TypeError naming %s and the value', (factory, option, make) => {
+    expect(() => make('kms-lifecycle/secret-name')).toThrow(new TypeError(
+      `KeyStoreBackend.${factory}: ${option} must be a secretsmanager.ISecret, got the string 'kms-lifecycle/secret-name'. ` +
+      'For a secret made elsewhere, pass secretsmanager.Secret.fromSecretCompleteArn(this, id, arn) (or fromSecretNameV2), not the ARN or name itself.'));
+  });
+
+  test('warns when the XKS credential secret is in another account', () => {
+    const stack = makeStack();
+    const credential = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Credential', 'arn:aws:secretsmanager:us-east-1:222222222222:secret:xks-AbCdEf');
+    new CustomKeyStore(stack, 'Store', {
+      customKeyStoreName: 'xks',
+      backend: KeyStoreBackend.externalKeyStore({ proxyUriEndpoint: 'https://xks.example.com', proxyUriPath: '/kms/xks/v1', proxyAuthenticationCredential: credential }),
+    });
+    Annotations.fromStack(stack).hasWarning('/TestStack/Store', Match.stringLikeRegexp("^the XKS proxy credential secret .* is in account 222222222222, not in this stack's account 111111111111.*customer-managed KMS key"));
   });
 });

@@ -11,7 +11,11 @@ test('npx cdk synth synthesizes the example app', () => {
     const template = JSON.parse(fs.readFileSync(path.join(out, 'KmsLifecycleExample.template.json'), 'utf8'));
     const types = Object.values<any>(template.Resources).map((r) => r.Type);
     expect(types.filter((t) => t === 'Custom::KmsImportedKeyMaterial')).toHaveLength(2);
-    expect(Object.values<any>(template.Resources).find((r) => r.Type === 'AWS::KMS::Key').Properties.Origin).toBe('EXTERNAL');
+    const materials = Object.values<any>(template.Resources).filter((r) => r.Type === 'Custom::KmsImportedKeyMaterial');
+    expect(materials.map((r) => r.DeletionPolicy)).toEqual(['Delete', 'Delete']);
+    expect(materials.find((r) => r.Properties.ValidFor)?.Properties).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(365 * 86_400) });
+    const keys = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::KMS::Key');
+    expect(keys.map((k) => k.Properties.Origin)).toEqual(['EXTERNAL']);
     const report = JSON.parse(fs.readFileSync(path.join(out, 'policy-validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((p: any) => p.violations ?? [])).toEqual([]);
   } finally {

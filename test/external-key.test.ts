@@ -1,9 +1,9 @@
-import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { App, Duration, IPropertyInjector, InjectionContext, PropertyInjectors, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { ExternalKey, KeyMaterial, KeyMaterialExpiration, MaterialEncoding } from '../lib';
+import { ExternalKey, ExternalKeyProps, ImportedKeyMaterial, KeyMaterial, KeyMaterialExpiration, MaterialEncoding } from '../lib';
 
 function makeStack(): Stack {
   return new Stack(new App(), 'TestStack', { env: { account: '111111111111', region: 'us-east-1' } });
@@ -71,12 +71,12 @@ describe('ExternalKey', () => {
       KeyArn: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] },
       KeySpec: 'SYMMETRIC_DEFAULT',
       MultiRegion: 'false',
-      MaterialRemovalPolicy: 'destroy',
     });
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
-          { Action: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'], Effect: 'Allow', Principal: handlerRolePrincipal, Resource: '*' },
+          { Action: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'], Effect: 'Allow', Principal: handlerRolePrincipal, Resource: '*' },
         ]),
       },
     });
@@ -91,11 +91,26 @@ describe('ExternalKey', () => {
     expect(keyPolicy).not.toContain('kms:RotateKeyOnDemand');
   });
 
-  test('creates no custom resource when nothing is imported and material is retained', () => {
+  test('keeps its material resource when nothing is imported and material is retained: RETAIN is its DeletionPolicy', () => {
     const stack = makeStack();
     const key = new ExternalKey(stack, 'Key', { materialRemovalPolicy: RemovalPolicy.RETAIN });
-    expect(key.keyMaterial).toBeUndefined();
-    Template.fromStack(stack).resourceCountIs('Custom::KmsImportedKeyMaterial', 0);
+    expect(key.keyMaterial).toBeDefined();
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('Custom::KmsImportedKeyMaterial', 1);
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+  });
+
+  test('switching materialRemovalPolicy between DESTROY and RETAIN changes only the DeletionPolicy, never the resource or its properties', () => {
+    const synth = (materialRemovalPolicy: RemovalPolicy) => {
+      const stack = makeStack();
+      new ExternalKey(stack, 'Key', { materialRemovalPolicy });
+      return Object.entries(Template.fromStack(stack).findResources('Custom::KmsImportedKeyMaterial'));
+    };
+    const [[destroyId, destroy]] = synth(RemovalPolicy.DESTROY);
+    const [[retainId, retain]] = synth(RemovalPolicy.RETAIN);
+    expect(retainId).toBe(destroyId);
+    expect(retain.Properties).toEqual(destroy.Properties);
+    expect([destroy.DeletionPolicy, retain.DeletionPolicy]).toEqual(['Delete', 'Retain']);
   });
 
   test('imports material from a secret with conditioned key-policy statements', () => {
@@ -200,11 +215,50 @@ describe('ExternalKey', () => {
     });
   });
 
-  test('RETAIN material is passed to the handler', () => {
+  test('RETAIN material is the DeletionPolicy and UpdateReplacePolicy of the material resource, not a property the handler reads', () => {
     const stack = makeStack();
     const secret = new secretsmanager.Secret(stack, 'Material');
     new ExternalKey(stack, 'Key', { material: KeyMaterial.fromSecret(secret), materialRemovalPolicy: RemovalPolicy.RETAIN, removalPolicy: RemovalPolicy.DESTROY });
-    expect(materialResource(Template.fromStack(stack)).MaterialRemovalPolicy).toBe('retain');
+    const template = Template.fromStack(stack);
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(materialResource(template).MaterialRemovalPolicy).toBeUndefined();
+  });
+
+  test('KeyMaterialExpiration.after puts the duration in the template (ValidFor, seconds), never a date', () => {
+    const stack = makeStack();
+    new ExternalKey(stack, 'Key', {
+      material: KeyMaterial.fromSecret(new secretsmanager.Secret(stack, 'Material')),
+      expiration: KeyMaterialExpiration.after(Duration.days(90)),
+    });
+    const props = materialResource(Template.fromStack(stack));
+    expect(props).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: '7776000' });
+    expect(props.ValidTo).toBeUndefined();
+  });
+
+  test('the same app synthesizes the same template on any day (synthesis never reads the clock)', () => {
+    const synthAt = (now: number) => {
+      const spy = jest.spyOn(Date, 'now').mockReturnValue(now);
+      try {
+        const stack = makeStack();
+        new ExternalKey(stack, 'Key', {
+          material: KeyMaterial.fromSecret(new secretsmanager.Secret(stack, 'Material')),
+          expiration: KeyMaterialExpiration.after(Duration.days(90)),
+        });
+        return JSON.stringify(Template.fromStack(stack).toJSON());
+      } finally {
+        spy.mockRestore();
+      }
+    };
+    expect(synthAt(Date.parse('2026-01-01T00:00:00Z'))).toEqual(synthAt(Date.parse('2031-06-30T12:00:00Z')));
+  });
+
+  test('a fixed expiration date that has passed still synthesizes (cdk destroy and cdk diff keep working); the handler checks it at import time', () => {
+    const stack = makeStack();
+    new ExternalKey(stack, 'Key', {
+      material: KeyMaterial.fromSecret(new secretsmanager.Secret(stack, 'M')),
+      expiration: KeyMaterialExpiration.at(new Date('2020-01-01T00:00:00Z')),
+    });
+    expect(materialResource(Template.fromStack(stack))).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2020-01-01T00:00:00.000Z' });
   });
 
   test('grantDeleteImportedKeyMaterial adds exactly that action to the key policy', () => {
@@ -297,20 +351,17 @@ describe('ExternalKey', () => {
 });
 
 describe('ExternalKey bad input', () => {
-  test('fails when the expiration is in the past', () => {
-    const stack = makeStack();
-    expect(() => new ExternalKey(stack, 'Key', {
-      material: KeyMaterial.fromSecret(new secretsmanager.Secret(stack, 'M')),
-      expiration: KeyMaterialExpiration.at(new Date('2020-01-01T00:00:00Z')),
-    })).toThrow("TestStack/Key/Material: expiration 2020-01-01T00:00:00.000Z is in the past; KMS needs a ValidTo in the future (at most 365 days ahead)");
+  test('KeyMaterialExpiration.after fails for more than 365 days, without reading the clock', () => {
+    expect(() => KeyMaterialExpiration.after(Duration.days(366)))
+      .toThrow('KeyMaterialExpiration.after needs a whole number of seconds from 1 day to 365 days (KMS accepts a ValidTo at most 365 days after the import), got 366 days');
   });
 
-  test('fails when the expiration is more than 365 days ahead', () => {
-    const stack = makeStack();
-    expect(() => new ExternalKey(stack, 'Key', {
-      material: KeyMaterial.fromSecret(new secretsmanager.Secret(stack, 'M')),
-      expiration: KeyMaterialExpiration.at(new Date(Date.now() + 400 * 24 * 3600 * 1000)),
-    })).toThrow(/is more than 365 days ahead/);
+  test('KeyMaterialExpiration.after fails for less than a day', () => {
+    expect(() => KeyMaterialExpiration.after(Duration.hours(2))).toThrow(/from 1 day to 365 days .*got 2 hours/);
+  });
+
+  test('KeyMaterialExpiration.after accepts exactly 365 days', () => {
+    expect(KeyMaterialExpiration.after(Duration.days(365)).validFor?.toDays()).toBe(365);
   });
 
   test('fails when an expiration is given without material', () => {
@@ -352,5 +403,63 @@ describe('ExternalKey bad input', () => {
     const stack = makeStack();
     expect(() => new ExternalKey(stack, 'Key', { materialRemovalPolicy: RemovalPolicy.SNAPSHOT }))
       .toThrow('TestStack/Key/Material: materialRemovalPolicy must be DESTROY or RETAIN, got snapshot');
+  });
+});
+
+describe('ExternalKey and property injectors', () => {
+  /** An organisation policy: every kms.Key rotates (overriding what the construct asked for). */
+  class RotateEveryKey implements IPropertyInjector {
+    public readonly constructUniqueId = kms.Key.PROPERTY_INJECTION_ID;
+    public inject(originalProps: kms.KeyProps, _context: InjectionContext): kms.KeyProps {
+      return { ...originalProps, enableKeyRotation: true };
+    }
+  }
+
+  test('has its own PROPERTY_INJECTION_ID', () => {
+    expect(ExternalKey.PROPERTY_INJECTION_ID).toBe('cdk-kms-lifecycle.ExternalKey');
+    expect(ExternalKey.PROPERTY_INJECTION_ID).not.toBe(kms.Key.PROPERTY_INJECTION_ID);
+  });
+
+  test('a kms.Key injector that enables rotation does not produce EnableKeyRotation on the EXTERNAL key, and says so', () => {
+    const app = new App();
+    PropertyInjectors.of(app).add(new RotateEveryKey());
+    const stack = new Stack(app, 'TestStack', { env: { account: '111111111111', region: 'us-east-1' } });
+    new kms.Key(stack, 'Ordinary');
+    new ExternalKey(stack, 'Key');
+
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::KMS::Key', { Origin: Match.absent(), EnableKeyRotation: true });
+    template.hasResourceProperties('AWS::KMS::Key', { Origin: 'EXTERNAL', EnableKeyRotation: false, RotationPeriodInDays: Match.absent() });
+    Annotations.fromStack(stack).hasWarning('/TestStack/Key', Match.stringLikeRegexp('KMS cannot rotate EXTERNAL keys automatically'));
+  });
+
+  test('a kms.Key injector that enables rotation on an HMAC ExternalKey fails with what to do (kms.Key would refuse it first)', () => {
+    const app = new App();
+    PropertyInjectors.of(app).add(new RotateEveryKey());
+    const stack = new Stack(app, 'TestStack');
+    expect(() => new ExternalKey(stack, 'Key', { keySpec: kms.KeySpec.HMAC_256, keyUsage: kms.KeyUsage.GENERATE_VERIFY_MAC }))
+      .toThrow(/TestStack\/Key: a property injector for kms.Key \(aws-cdk-lib.aws-kms.Key\) turns on automatic key rotation, .*HMAC_256.*keep an explicit enableKeyRotation: false/);
+  });
+
+  test('an injector registered for ExternalKey.PROPERTY_INJECTION_ID receives and changes ExternalKeyProps', () => {
+    const app = new App();
+    PropertyInjectors.of(app).add({
+      constructUniqueId: ExternalKey.PROPERTY_INJECTION_ID,
+      inject: (props: ExternalKeyProps) => ({ description: 'injected', materialRemovalPolicy: RemovalPolicy.RETAIN, ...props }),
+    });
+    const stack = new Stack(app, 'TestStack');
+    new ExternalKey(stack, 'Key');
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::KMS::Key', { Description: 'injected', Origin: 'EXTERNAL' });
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Retain' });
+  });
+});
+
+describe('ExternalKey material resource', () => {
+  test('a second material resource on an ExternalKey fails: the key manages its own', () => {
+    const stack = makeStack();
+    const key = new ExternalKey(stack, 'Key');
+    expect(() => new ImportedKeyMaterial(stack, 'Again', { key }))
+      .toThrow('TestStack/Again: the material of key TestStack/Key/Resource is already managed by TestStack/Key/Material; one key takes one material resource (an ExternalKey manages its own: use its keyMaterial). Remove one of them.');
   });
 });

@@ -1,5 +1,5 @@
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -25,9 +25,12 @@ describe('ImportedKeyMaterial', () => {
 
     const template = Template.fromStack(stack);
     template.hasResourceProperties('Custom::KmsImportedKeyMaterial', {
-      KeyArn: KEY_ARN, KeySpec: 'SYMMETRIC_DEFAULT', MultiRegion: 'false', MaterialRemovalPolicy: 'destroy',
+      KeyArn: KEY_ARN, KeySpec: 'SYMMETRIC_DEFAULT', MultiRegion: 'false', MaterialRemovalPolicy: Match.absent(),
     });
-    expect(handlerPolicyStatements(template)).toContainEqual({ Action: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'], Effect: 'Allow', Resource: KEY_ARN });
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    expect(handlerPolicyStatements(template)).toContainEqual({
+      Action: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'], Effect: 'Allow', Resource: KEY_ARN,
+    });
   });
 
   test('passes a specific KeyMaterialId to delete', () => {
@@ -73,14 +76,14 @@ describe('ImportedKeyMaterial', () => {
   test('a key of another stack in the same account is granted through the role policy, not its key policy', () => {
     const app = new App();
     const keyStack = makeStack(app, 'KeyStack');
-    const key = new ExternalKey(keyStack, 'Key', { materialRemovalPolicy: RemovalPolicy.RETAIN });
+    const key = kms.Key.fromCfnKey(new kms.CfnKey(keyStack, 'Key', { origin: 'EXTERNAL', keyPolicy: EMPTY_POLICY }));
     const stack = makeStack(app, 'UserStack');
     new ImportedKeyMaterial(stack, 'Shred', { key });
 
     const keyPolicy = JSON.stringify(Template.fromStack(keyStack).toJSON());
     expect(keyPolicy).not.toContain('DeleteImportedKeyMaterial');
     expect(handlerPolicyStatements(Template.fromStack(stack))).toContainEqual({
-      Action: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'], Effect: 'Allow', Resource: { 'Fn::ImportValue': expect.stringMatching(/^KeyStack:/) },
+      Action: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'], Effect: 'Allow', Resource: { 'Fn::ImportValue': expect.stringMatching(/^KeyStack:/) },
     });
   });
 
@@ -152,11 +155,66 @@ describe('ImportedKeyMaterial bad input', () => {
     expect(() => new ImportedKeyMaterial(stack, 'Shred2', { key, keyMaterialId: 'G'.repeat(64) })).toThrow(/keyMaterialId must be 64/);
   });
 
-  test('fails when it would do nothing: no material and RETAIN', () => {
+  test('fails when two material resources manage one key (by key ARN)', () => {
+    const app = new App();
+    const first = makeStack(app, 'First');
+    new ImportedKeyMaterial(first, 'Shred', { key: kms.Key.fromKeyArn(first, 'Key', KEY_ARN) });
+    const second = makeStack(app, 'Second');
+    expect(() => new ImportedKeyMaterial(second, 'Shred', { key: kms.Key.fromKeyArn(second, 'Key', KEY_ARN) })).toThrow(
+      `Second/Shred: the material of key ${KEY_ARN} is already managed by First/Shred; one key takes one material resource (an ExternalKey manages its own: use its keyMaterial). Remove one of them.`,
+    );
+  });
+
+  test('fails when the key ARN is in another Region than the stack', () => {
+    const stack = makeStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab');
+    expect(() => new ImportedKeyMaterial(stack, 'Shred', { key })).toThrow(
+      'TestStack/Shred: key arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab is in Region eu-west-1, but this stack deploys to Region us-east-1; the handler manages key material in its own Region. Manage the material from a stack in eu-west-1.',
+    );
+  });
+
+  test('fails when an alias ARN is given where a key ARN is expected', () => {
+    const stack = makeStack();
+    const key = kms.Key.fromKeyArn(stack, 'Key', 'arn:aws:kms:us-east-1:111111111111:alias/my-key');
+    expect(() => new ImportedKeyMaterial(stack, 'Shred', { key })).toThrow(
+      'TestStack/Shred: key must be a KMS key, got the alias arn:aws:kms:us-east-1:111111111111:alias/my-key. Imported material belongs to the key itself: pass kms.Key.fromKeyArn(this, id, keyArn) with the key ARN (arn:aws:kms:<region>:<account>:key/<key id>), which `aws kms describe-key --key-id <alias>` shows.',
+    );
+  });
+
+  test('fails when a kms.Alias is given as the key', () => {
+    const stack = makeStack();
+    expect(() => new ImportedKeyMaterial(stack, 'Shred', { key: kms.Alias.fromAliasName(stack, 'Alias', 'alias/my-key') }))
+      .toThrow(/TestStack\/Shred: key must be a KMS key, got the alias alias\/my-key/);
+  });
+
+  test('a JavaScript caller passing a secret ARN string instead of an ISecret gets a TypeError that names the construct and the value', () => {
     const stack = makeStack();
     const key = kms.Key.fromKeyArn(stack, 'Key', KEY_ARN);
-    expect(() => new ImportedKeyMaterial(stack, 'Shred', { key, materialRemovalPolicy: RemovalPolicy.RETAIN })).toThrow(
-      'TestStack/Shred: with no material to import and materialRemovalPolicy RETAIN this resource would do nothing; give material, or use RemovalPolicy.DESTROY to delete the material on destroy',
-    );
+    const arn = 'arn:aws:secretsmanager:us-east-1:111111111111:secret:material-AbCdEf';
+    expect(() => new ImportedKeyMaterial(stack, 'Import', { key, material: KeyMaterial.fromSecret(arn as any) })).toThrow(new TypeError(
+      `TestStack/Import: KeyMaterial.fromSecret: secret must be a secretsmanager.ISecret, got the string '${arn}'. ` +
+      'For a secret made elsewhere, pass secretsmanager.Secret.fromSecretCompleteArn(this, id, arn) (or fromSecretNameV2), not the ARN or name itself.'));
+  });
+
+  test('warns when the material secret is in another account: resource policy and customer-managed key needed', () => {
+    const stack = makeStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:us-east-1:222222222222:secret:material-AbCdEf');
+    new ImportedKeyMaterial(stack, 'Import', { key: kms.Key.fromKeyArn(stack, 'Key', KEY_ARN), material: KeyMaterial.fromSecret(secret) });
+    const warnings = Annotations.fromStack(stack).findWarning('/TestStack/Import', Match.anyValue());
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0].entry.data).toMatch(/^the key material secret arn:aws:secretsmanager:us-east-1:222222222222:secret:material-AbCdEf is in account 222222222222, not in this stack's account 111111111111\. .*resource policy allows the handler role .*customer-managed KMS key \(not aws\/secretsmanager.*kms:Decrypt/);
+  });
+
+  test('no warning for a secret of the same account', () => {
+    const stack = makeStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:us-east-1:111111111111:secret:material-AbCdEf');
+    new ImportedKeyMaterial(stack, 'Import', { key: kms.Key.fromKeyArn(stack, 'Key', KEY_ARN), material: KeyMaterial.fromSecret(secret) });
+    expect(Annotations.fromStack(stack).findWarning('*', Match.anyValue())).toEqual([]);
+  });
+
+  test('without material and with RETAIN it deploys a resource that verifies the key and never deletes (DeletionPolicy Retain)', () => {
+    const stack = makeStack();
+    new ImportedKeyMaterial(stack, 'Shred', { key: kms.Key.fromKeyArn(stack, 'Key', KEY_ARN), materialRemovalPolicy: RemovalPolicy.RETAIN });
+    Template.fromStack(stack).hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 });

@@ -6,6 +6,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
   DeleteImportedKeyMaterialCommand,
+  DescribeKeyCommand,
   GetParametersForImportCommand,
   ImportKeyMaterialCommand,
   ImportKeyMaterialCommandInput,
@@ -28,15 +29,21 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { KeyMaterialResourceProperties } from '../lib/private/key-material-contract';
-import { Deadline, handler, keyIdFromArn, onEvent } from '../lambda/key-material-provider/index';
+import {
+  Deadline, handler, keyIdFromArn, KeyMaterialEvent, KeyMaterialResponse, onEvent as handlerOnEvent, OnEventOptions,
+} from '../lambda/key-material-provider/index';
 import { CLIENT_CONFIG } from '../lambda/shared/clients';
 import { CapturedLogs, captureLogs } from './util/logs';
 import { scriptedEndpoint, withModuleAt } from './util/scripted-endpoint';
 import {
   createEvent, deleteEvent, ecPrivateKey, IMPORT_TOKEN, KEY_ARN, KEY_ID, KEY_MATERIAL_ID, LOGICAL_ID, materialBytes,
   OTHER_KEY_ARN, OTHER_KEY_ID, OTHER_SECRET_ARN, pkcs8Der, props, REGION, RESPONSE_URL, rsaPrivateKey, SECRET_ARN,
-  STACK_ID, unwrapOaep, unwrapRsaAesKeyWrap, updateEvent, withMaterial, WRAPPING_PUBLIC_KEY_DER,
+  STACK_ID, unwrapOaep, unwrapRsaAesKeyWrap, updateEvent, withMaterial, WRAPPING_PUBLIC_KEY_DER, ACCOUNT,
 } from './key-material-handler/fixtures';
+
+/** Expiration times relative to now: the handler refuses a ValidTo in the past or more than 365 days ahead. */
+const IN_30_DAYS = new Date(Date.now() + 30 * 86_400_000).toISOString();
+const IN_90_DAYS = new Date(Date.now() + 90 * 86_400_000).toISOString();
 
 // The handler's module-level clients, mocked on their prototypes.
 const kmsMock = mockClient(KMSClient);
@@ -87,11 +94,34 @@ function awsError(name: string, message: string): Error {
   return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: 400 } });
 }
 
+/** The properties of the event being handled: by default DescribeKey finds the key they declare. */
+let declared: KeyMaterialResourceProperties | undefined;
+
+/** onEvent, remembering the declared key so that the default DescribeKey answer matches it. */
+function onEvent(event: KeyMaterialEvent, opts?: OnEventOptions): Promise<KeyMaterialResponse> {
+  declared = event.ResourceProperties;
+  return handlerOnEvent(event, opts);
+}
+
+/** What KMS's DescribeKey says about the declared key: an Enabled EXTERNAL key of the stack's account and Region. */
+function declaredKeyMetadata(keyId: string | undefined) {
+  const arn = keyId?.startsWith('arn:') ? keyId : `arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`;
+  return {
+    KeyMetadata: {
+      KeyId: keyIdFromArn(arn), Arn: arn, AWSAccountId: ACCOUNT, Origin: 'EXTERNAL' as const, KeyState: 'Enabled' as const,
+      KeySpec: (declared?.KeySpec ?? 'SYMMETRIC_DEFAULT') as 'SYMMETRIC_DEFAULT', MultiRegion: declared?.MultiRegion === 'true',
+    },
+  };
+}
+
 let logs: CapturedLogs;
 beforeEach(() => {
   kmsMock.reset();
   smMock.reset();
   cfnMock.reset();
+  declared = undefined;
+  kmsMock.on(DescribeKeyCommand).callsFake((input) => declaredKeyMetadata(input.KeyId));
+  cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'DELETE_IN_PROGRESS', CreationTime: new Date() }] });
   logs = captureLogs();
 });
 afterEach(() => {
@@ -109,13 +139,14 @@ describe('physical id', () => {
 });
 
 describe('Create', () => {
-  test('without material returns the key id and makes no AWS call', async () => {
+  test('without material verifies the key (DescribeKey only) and returns its id', async () => {
     // WHEN
     const result = await onEvent(createEvent(props()));
 
     // THEN
     expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
-    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(kmsMock.calls().map((c) => c.args[0].constructor.name)).toEqual(['DescribeKeyCommand']);
+    expect(kmsMock).toHaveReceivedCommandWith(DescribeKeyCommand, { KeyId: KEY_ARN });
     expect(smMock).not.toHaveReceivedAnyCommand();
     expect(cfnMock).not.toHaveReceivedAnyCommand();
   });
@@ -211,11 +242,11 @@ describe('Create', () => {
     kmsAcceptsImports();
 
     // WHEN
-    await onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2030-01-02T03:04:05Z' })));
+    await onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: IN_30_DAYS })));
 
     // THEN
     expect(importInput().ExpirationModel).toBe('KEY_MATERIAL_EXPIRES');
-    expect(importInput().ValidTo).toEqual(new Date('2030-01-02T03:04:05Z'));
+    expect(importInput().ValidTo).toEqual(new Date(IN_30_DAYS));
   });
 
   test('zeroes the SecretBinary buffer it received once the import is done', async () => {
@@ -474,10 +505,10 @@ describe('Update', () => {
     expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });
 
-  test('to another key without material returns the new key id and makes no AWS call', async () => {
+  test('to another key without material verifies the new key and returns its id as the new physical id', async () => {
     const result = await onEvent(updateEvent(props(), props({ KeyArn: OTHER_KEY_ARN })));
     expect(result).toEqual({ PhysicalResourceId: OTHER_KEY_ID, Data: { KeyId: OTHER_KEY_ID } });
-    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(kmsMock.calls().map((c) => c.args[0].input)).toEqual([{ KeyId: OTHER_KEY_ARN }]);
   });
 
   test('removing the material source keeps the physical id and makes no AWS call', async () => {
@@ -505,7 +536,7 @@ describe('Update', () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
 
     // WHEN
-    const result = await onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' })));
+    const result = await onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: IN_90_DAYS })));
 
     // THEN
     expect(result.PhysicalResourceId).toBe(KEY_ID);
@@ -513,7 +544,7 @@ describe('Update', () => {
     expect(names).toEqual(['GetParametersForImportCommand', 'DeleteImportedKeyMaterialCommand', 'ImportKeyMaterialCommand']);
     expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
     expect(importInput()).toEqual(expect.objectContaining({
-      KeyId: KEY_ARN, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date('2031-06-30T00:00:00Z'), ImportType: 'EXISTING_KEY_MATERIAL',
+      KeyId: KEY_ARN, ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: new Date(IN_90_DAYS), ImportType: 'EXISTING_KEY_MATERIAL',
     }));
     expect(unwrapOaep(importInput().EncryptedKeyMaterial!)).toEqual(material);
   });
@@ -523,7 +554,7 @@ describe('Update', () => {
     secretHoldsBinary(pkcs8Der(key));
     kmsAcceptsImports(null);
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
-    const before = withMaterial({ KeySpec: 'RSA_2048', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2030-01-01T00:00:00Z' });
+    const before = withMaterial({ KeySpec: 'RSA_2048', ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: IN_30_DAYS });
     await onEvent(updateEvent(before, { ...before, ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE', ValidTo: undefined }));
     expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
     expect(importInput()).toEqual({ KeyId: KEY_ARN, ImportToken: expect.any(Uint8Array), EncryptedKeyMaterial: expect.any(Uint8Array), ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE' });
@@ -532,7 +563,7 @@ describe('Update', () => {
 
   test('changing the expiration does not delete the material when the secret cannot be read', async () => {
     smMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'gone', $metadata: {} }));
-    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' }))))
+    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: IN_90_DAYS }))))
       .rejects.toThrow(/ResourceNotFoundException/);
     expect(kmsMock).not.toHaveReceivedAnyCommand();
   });
@@ -542,7 +573,7 @@ describe('Update', () => {
     kmsAcceptsImports();
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
     kmsMock.on(ImportKeyMaterialCommand).rejects(kmsError(IncorrectKeyMaterialException, 'incorrect'));
-    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2031-06-30T00:00:00Z' }))))
+    await expect(onEvent(updateEvent(oldProps, withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: IN_90_DAYS }))))
       .rejects.toThrow(/IncorrectKeyMaterialException: .* was deleted to change its expiration: the key is unusable \(PendingImport\) until the material is imported again/);
   });
 
@@ -777,8 +808,8 @@ describe('Delete', () => {
     // WHEN
     const result = await onEvent(deleteEvent(withMaterial()));
 
-    // THEN
-    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    // THEN: it returns exactly what it deleted
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, DeletedKeyMaterials: `${KEY_MATERIAL_ID},${OLD_MATERIAL_ID}` } });
     expect(kmsMock).toHaveReceivedCommandWith(ListKeyRotationsCommand, { KeyId: KEY_ARN, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' });
     expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([
       { KeyId: KEY_ARN, KeyMaterialId: KEY_MATERIAL_ID },
@@ -797,22 +828,30 @@ describe('Delete', () => {
     expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 2);
   });
 
-  test('makes no delete call when a symmetric key has no imported material left', async () => {
+  test('makes no delete call when a symmetric key has no imported material left, and says nothing was deleted and why', async () => {
     kmsMock.on(ListKeyRotationsCommand).resolves({ Rotations: [], Truncated: false });
-    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: {
+      KeyId: KEY_ID, DeletedKeyMaterials: '', NothingDeletedBecause: `key ${KEY_ARN} has no imported material (ListKeyRotations lists none in state IMPORTED)`,
+    } });
+    expect(logs.parsed()).toContainEqual(expect.objectContaining({
+      message: `nothing to delete, because key ${KEY_ARN} has no imported material (ListKeyRotations lists none in state IMPORTED)`, deletedKeyMaterials: '',
+    }));
+    expect(logs.parsed().map((l) => l.message)).not.toContain('imported material deleted');
     expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });
 
   test('treats a symmetric key that no longer exists as already deleted', async () => {
     kmsMock.on(ListKeyRotationsCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
-    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: {
+      KeyId: KEY_ID, DeletedKeyMaterials: '', NothingDeletedBecause: `key ${KEY_ARN} does not exist`,
+    } });
     expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
   });
 
   test('deletes the current material when a symmetric key cannot list its materials (pending deletion)', async () => {
     kmsMock.on(ListKeyRotationsCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending deletion.`));
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
-    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(props()))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, DeletedKeyMaterials: 'CURRENT' } });
     expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN }]);
   });
 
@@ -825,7 +864,7 @@ describe('Delete', () => {
   test('deletes the current material of a key with one material and keeps the physical id', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
     const result = await onEvent(deleteEvent(withMaterial({ KeySpec: 'HMAC_256' })));
-    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, DeletedKeyMaterials: 'CURRENT' } });
     expect(kmsMock).toHaveReceivedCommandTimes(DeleteImportedKeyMaterialCommand, 1);
     expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand)[0].args[0].input).toEqual({ KeyId: KEY_ARN });
     expect(kmsMock).not.toHaveReceivedCommand(ListKeyRotationsCommand);
@@ -841,17 +880,19 @@ describe('Delete', () => {
 
   test('treats a key that no longer exists as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
-    await expect(onEvent(deleteEvent(hmac()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: {
+      KeyId: KEY_ID, DeletedKeyMaterials: '', NothingDeletedBecause: `KMS found no key ${KEY_ARN} (NotFoundException)`,
+    } });
   });
 
   test('treats a key pending import as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `${KEY_ARN} is pending import.`));
-    await expect(onEvent(deleteEvent(hmac()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()))).resolves.toMatchObject({ PhysicalResourceId: KEY_ID, Data: { DeletedKeyMaterials: '', NothingDeletedBecause: expect.stringMatching(/pending import/) } });
   });
 
   test('treats a key pending deletion as already deleted', async () => {
     kmsMock.on(DeleteImportedKeyMaterialCommand).rejects(kmsError(KMSInvalidStateException, `KeyState is PendingDeletion for ${KEY_ARN}`));
-    await expect(onEvent(deleteEvent(hmac()))).resolves.toEqual({ PhysicalResourceId: KEY_ID });
+    await expect(onEvent(deleteEvent(hmac()))).resolves.toMatchObject({ PhysicalResourceId: KEY_ID, Data: { DeletedKeyMaterials: '', NothingDeletedBecause: expect.stringMatching(/pending deletion/) } });
   });
 
   test('fails with the key state on another KMSInvalidStateException', async () => {
@@ -872,9 +913,13 @@ describe('Delete', () => {
       /AccessDeniedException: the provider's role may not call kms:DeleteImportedKeyMaterial on this key\. Check the key policy grants the provider role kms:DeleteImportedKeyMaterial/);
   });
 
-  test('with the retain policy leaves the material and makes no AWS call', async () => {
+  test('a Delete from a 0.1.0 template with MaterialRemovalPolicy retain leaves the material and makes no AWS call (migration shim)', async () => {
     const result = await onEvent(deleteEvent(withMaterial({ MaterialRemovalPolicy: 'retain' })));
-    expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: {
+      KeyId: KEY_ID, DeletedKeyMaterials: '',
+      NothingDeletedBecause: 'the resource was deployed from a 0.1.0 template with MaterialRemovalPolicy retain, which asked to keep the material',
+    } });
+    expect(cfnMock).not.toHaveReceivedAnyCommand();
     expect(kmsMock).not.toHaveReceivedAnyCommand();
   });
 });
@@ -887,10 +932,11 @@ describe('transient faults and the deadline', () => {
     try {
       // WHEN
       const result = await withModuleAt<typeof import('../lambda/key-material-provider/index'), unknown>(
-        require.resolve('../lambda/key-material-provider/index'), endpoint.url, REGION, (fresh) => fresh.onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' }))));
+        // (with Material: a resource that imported its material deletes it without reading the stack status)
+        require.resolve('../lambda/key-material-provider/index'), endpoint.url, REGION, (fresh) => fresh.onEvent(deleteEvent(withMaterial({ KeySpec: 'HMAC_256' }))));
 
       // THEN
-      expect(result).toEqual({ PhysicalResourceId: KEY_ID });
+      expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, DeletedKeyMaterials: 'CURRENT' } });
       expect(endpoint.targets).toEqual(Array(3).fill('DeleteImportedKeyMaterial'));
     } finally {
       await endpoint.close();
@@ -1015,5 +1061,150 @@ describe('unknown request types', () => {
     const event = { ...deleteEvent(props()), RequestType: 'Bogus' } as unknown as Parameters<typeof onEvent>[0];
     await expect(onEvent(event)).rejects.toThrow(`Unknown RequestType 'Bogus' for resource ${event.LogicalResourceId}.`);
     expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('target verification (Create, and Updates that change the key)', () => {
+  function keyIs(metadata: Record<string, unknown>): void {
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        KeyId: KEY_ID, Arn: KEY_ARN, AWSAccountId: ACCOUNT, Origin: 'EXTERNAL', KeySpec: 'SYMMETRIC_DEFAULT', MultiRegion: false, KeyState: 'Enabled',
+        ...metadata,
+      } as never,
+    });
+  }
+
+  test('fails a Create without material on a key whose Origin is AWS_KMS, saying what was found (no false crypto-shred later)', async () => {
+    keyIs({ Origin: 'AWS_KMS' });
+    await expect(onEvent(createEvent(props()))).rejects.toThrow(
+      `Resource ${LOGICAL_ID} cannot manage the material of key ${KEY_ARN}: its Origin is AWS_KMS, and only keys with Origin EXTERNAL hold imported material ` +
+      '(found AWS_KMS, SYMMETRIC_DEFAULT, single-Region, Enabled). Check the ARN, or use a key created with Origin EXTERNAL (ExternalKey).');
+  });
+
+  test('fails a Create on a mistyped key ARN (DescribeKey NotFoundException)', async () => {
+    kmsMock.on(DescribeKeyCommand).rejects(kmsError(NotFoundException, `Key '${KEY_ARN}' does not exist`));
+    await expect(onEvent(createEvent(props()))).rejects.toThrow(
+      `Resource ${LOGICAL_ID} cannot manage the material of key ${KEY_ARN}: KMS has no such key in account ${ACCOUNT}, Region ${REGION} (DescribeKey: NotFoundException). ` +
+      'Check the key ARN for a typo, and that the key was not deleted.');
+  });
+
+  test('fails a Create with material on a key of another key spec before GetParametersForImport', async () => {
+    secretHoldsBinary(materialBytes(32));
+    keyIs({ KeySpec: 'HMAC_256' });
+    await expect(onEvent(createEvent(withMaterial()))).rejects.toThrow(
+      /it was declared SYMMETRIC_DEFAULT, but KMS says its key spec is HMAC_256 .*Set keySpec to HMAC_256/);
+    expect(kmsMock).not.toHaveReceivedCommand(GetParametersForImportCommand);
+  });
+
+  test('fails when the key is multi-Region but was declared single-Region', async () => {
+    keyIs({ MultiRegion: true });
+    await expect(onEvent(createEvent(props()))).rejects.toThrow(/declared single-Region, but KMS says it is multi-Region .*Set multiRegion to true/);
+  });
+
+  test('fails when the key is pending deletion', async () => {
+    keyIs({ KeyState: 'PendingDeletion' });
+    await expect(onEvent(createEvent(props()))).rejects.toThrow(/the key is PendingDeletion .*Cancel the deletion/);
+  });
+
+  test('fails on a key ARN of another Region or account, and on an alias ARN, without calling KMS', async () => {
+    await expect(onEvent(createEvent(props({ KeyArn: `arn:aws:kms:us-west-2:${ACCOUNT}:key/${KEY_ID}` }))))
+      .rejects.toThrow(/the key is in Region us-west-2, but the stack is in Region eu-west-1/);
+    await expect(onEvent(createEvent(props({ KeyArn: `arn:aws:kms:${REGION}:999999999999:key/${KEY_ID}` }))))
+      .rejects.toThrow(/the key is in account 999999999999, but the stack is in account 111122223333/);
+    await expect(onEvent(createEvent(props({ KeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:alias/app` }))))
+      .rejects.toThrow(/it is an alias ARN, and imported material is managed on the key itself/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('an Update that changes the declared key spec verifies the key again', async () => {
+    keyIs({ KeySpec: 'SYMMETRIC_DEFAULT' });
+    await expect(onEvent(updateEvent(props(), props({ KeySpec: 'HMAC_256' })))).rejects.toThrow(/declared HMAC_256, but KMS says its key spec is SYMMETRIC_DEFAULT/);
+  });
+
+  test('an Update of the same key that changes nothing about it makes no DescribeKey call', async () => {
+    await onEvent(updateEvent(props(), props({ KeyMaterialId: KEY_MATERIAL_ID })));
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('Delete during a rollback', () => {
+  function stackIs(status: string): void {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: status as never, CreationTime: new Date() }] });
+  }
+
+  test.each(['ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_IN_PROGRESS', 'UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS'])(
+    'in %s, a resource that imported nothing itself leaves the key material as it was and says why', async (status) => {
+      stackIs(status);
+      const result = await onEvent(deleteEvent(props()));
+      expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: {
+        KeyId: KEY_ID, DeletedKeyMaterials: '',
+        NothingDeletedBecause: `the stack is rolling back (${status}) the deployment that added this resource, which imported no material itself: the key's material stays as it was`,
+      } });
+      expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
+      expect(kmsMock).not.toHaveReceivedAnyCommand();
+    });
+
+  test.each(['DELETE_IN_PROGRESS', 'UPDATE_COMPLETE_CLEANUP_IN_PROGRESS'])('in %s (a destroy, or a removal in a successful update) it still deletes', async (status) => {
+    stackIs(status);
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await expect(onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })))).resolves.toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, DeletedKeyMaterials: 'CURRENT' } });
+  });
+
+  test('material the resource imported itself is deleted by a rollback, without reading the stack status', async () => {
+    stackIs('ROLLBACK_IN_PROGRESS');
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await expect(onEvent(deleteEvent(withMaterial({ KeySpec: 'HMAC_256' })))).resolves.toMatchObject({ Data: { DeletedKeyMaterials: 'CURRENT' } });
+    expect(cfnMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('when the stack status cannot be read, the Delete fails with what to do and deletes nothing', async () => {
+    cfnMock.on(DescribeStacksCommand).rejects(awsError('AccessDenied', 'not authorized to perform: cloudformation:DescribeStacks'));
+    await expect(onEvent(deleteEvent(props({ KeySpec: 'HMAC_256' })))).rejects.toThrow(
+      `Cannot read the status of stack ${STACK_ID} for key ${KEY_ARN} (resource ${LOGICAL_ID}) (DescribeStacks failed: AccessDenied: not authorized to perform: cloudformation:DescribeStacks). ` +
+      'The handler needs it to tell a rollback (which leaves material this resource did not import) from a destroy, and does not guess. ' +
+      'Check that the handler role may call cloudformation:DescribeStacks on this stack, then retry the operation (a retried delete or rollback sends the Delete again).');
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('expiration resolved at import time', () => {
+  const expiresIn90Days = (): KeyMaterialResourceProperties => withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(90 * 86_400) });
+
+  test('ValidFor sets ValidTo to the import time plus the duration', async () => {
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+    const before = Date.now();
+    await onEvent(createEvent(expiresIn90Days()));
+    const validTo = importInput().ValidTo!.getTime();
+    expect(validTo).toBeGreaterThanOrEqual(before + 90 * 86_400_000);
+    expect(validTo).toBeLessThanOrEqual(Date.now() + 90 * 86_400_000);
+  });
+
+  test('the same ValidFor on the next deploy is no change: no KMS call, no re-import', async () => {
+    const result = await onEvent(updateEvent(expiresIn90Days(), { ...expiresIn90Days(), ServiceToken: 'changed' }));
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('a new ValidFor re-imports the same material with a fresh ValidTo', async () => {
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    await onEvent(updateEvent(expiresIn90Days(), withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(30 * 86_400) })));
+    expect(importInput().ImportType).toBe('EXISTING_KEY_MATERIAL');
+    expect(importInput().ValidTo!.getTime()).toBeLessThanOrEqual(Date.now() + 30 * 86_400_000);
+  });
+
+  test('a fixed ValidTo that has passed fails at import time with what to do, before reading the secret', async () => {
+    await expect(onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: '2020-01-01T00:00:00.000Z' })))).rejects.toThrow(
+      /^The expiration 2020-01-01T00:00:00.000Z of key arn:.* \(resource KeyMaterialC0FFEE42\) is in the past \(now .*\): KMS needs a ValidTo in the future, at most 365 days after the import\. Use KeyMaterialExpiration.after\(Duration.days\(n\)\)/);
+    expect(smMock).not.toHaveReceivedAnyCommand();
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
+  test('a ValidFor outside 1 to 365 days fails', async () => {
+    await expect(onEvent(createEvent(withMaterial({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(400 * 86_400) }))))
+      .rejects.toThrow(/ValidFor of key arn:.* \(resource KeyMaterialC0FFEE42\) must be a whole number of seconds from 86400 \(1 day\) to 31536000 \(365 days\), got '34560000'/);
   });
 });

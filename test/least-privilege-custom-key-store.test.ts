@@ -2,11 +2,11 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { CustomKeyStore, ExternalKey, KeyMaterial, KeyStoreBackend } from '../lib';
+import { AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, KeyMaterial, KeyStoreBackend } from '../lib';
 import {
   accountRootKeyPolicy, identityPoliciesOf, kmsKeyActions, kmsWildcardOnlyActions, simulate, templateKey,
 } from './util/simulate';
-import { physicalArn, Template, TEST_ENV } from './util/template';
+import { physicalArn, resolve, Template, TEST_ENV } from './util/template';
 
 /**
  * Least privilege of the custom key store role, proven with iam-simulate: it can do exactly the
@@ -94,4 +94,16 @@ test('the store role reads exactly its password secret, and gets the CloudHSM ex
 test('grantees get exactly the store actions their grants name', async () => {
   expect(await allowedWildcardActions(roleId('Deleter'))).toEqual(['kms:DeleteCustomKeyStore']);
   expect(await allowedWildcardActions(roleId('Ops'))).toEqual(['kms:ConnectCustomKeyStore', 'kms:DescribeCustomKeyStores', 'kms:DisconnectCustomKeyStore']);
+});
+
+test('with an adopted store, the store role may read the status of its own stack only (rollback detection)', async () => {
+  const stack = new Stack(new App(), TEST_ENV.stackName, { env: { account: TEST_ENV.account, region: TEST_ENV.region } });
+  new AdoptedCustomKeyStore(stack, 'Old', { customKeyStoreId: 'cks-1234567890abcdef0' });
+  const adopted = CdkTemplate.fromStack(stack).toJSON() as Template;
+  const role = Object.entries(adopted.Resources).find(([id, r]) => id.startsWith('CdkKmsLifecycleCustomKeyStoreProviderHandlerRole') && r.Type === 'AWS::IAM::Role')![0];
+  const base = { principalArn: physicalArn(adopted, role), identityPolicies: identityPoliciesOf(adopted, role), action: 'cloudformation:DescribeStacks' };
+  expect(await simulate({ ...base, resourceArn: String(resolve(adopted, { Ref: 'AWS::StackId' })) })).toBe('Allowed');
+  expect(await simulate({ ...base, resourceArn: `arn:aws:cloudformation:${TEST_ENV.region}:${TEST_ENV.account}:stack/OtherStack/00000000-0000-0000-0000-000000000000` })).toBe('ImplicitlyDenied');
+  // Without an adopted store, no CloudFormation permission at all.
+  expect(JSON.stringify(identityPoliciesOf(template, roleId('CdkKmsLifecycleCustomKeyStoreProviderHandlerRole')))).not.toContain('cloudformation:');
 });

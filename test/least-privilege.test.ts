@@ -7,7 +7,7 @@ import { ExternalKey, ImportedKeyMaterial, KeyMaterial } from '../lib';
 import {
   accountRootKeyPolicy, identityPoliciesOf, kmsKeyActions, KeyUnderTest, simulate, templateKey,
 } from './util/simulate';
-import { physicalArn, Template, TEST_ENV } from './util/template';
+import { physicalArn, resolve, Template, TEST_ENV } from './util/template';
 
 /**
  * Least privilege, proven with iam-simulate over the synthesized template: every KMS key action ×
@@ -77,9 +77,9 @@ test('the matrix covers every KMS key action', () => {
 test('the handler role can do exactly what the handler needs, key by key', async () => {
   const allowed = await allowedCells(logicalId('CdkKmsLifecycleKeyMaterialProviderHandlerRole', 'AWS::IAM::Role'), HANDLER_CONTEXT);
   expect(allowed).toEqual({
-    thisKey: ['kms:DeleteImportedKeyMaterial', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations', 'kms:RotateKeyOnDemand'],
+    thisKey: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:ListKeyRotations', 'kms:RotateKeyOnDemand'],
     otherKey: [],
-    protectedOutsideKey: ['kms:DeleteImportedKeyMaterial', 'kms:ListKeyRotations'],
+    protectedOutsideKey: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'],
     unrelatedOutsideKey: [],
   });
 });
@@ -111,4 +111,14 @@ test('a grantee of grantImportKeyMaterial on an outside key gets exactly the imp
   expect(await allowedCells(logicalId('Importer', 'AWS::IAM::Role'))).toEqual({
     thisKey: [], otherKey: [], protectedOutsideKey: ['kms:GetParametersForImport', 'kms:ImportKeyMaterial'], unrelatedOutsideKey: [],
   });
+});
+
+test('the handler role may read the status of its own stack only (rollback detection)', async () => {
+  const role = logicalId('CdkKmsLifecycleKeyMaterialProviderHandlerRole', 'AWS::IAM::Role');
+  const base = { principalArn: physicalArn(template, role), identityPolicies: identityPoliciesOf(template, role), action: 'cloudformation:DescribeStacks' };
+  const own = `arn:aws:cloudformation:${TEST_ENV.region}:${TEST_ENV.account}:stack/${TEST_ENV.stackName}/`;
+  const stackId = String(resolve(template, { Ref: 'AWS::StackId' }));
+  expect(stackId.startsWith(own)).toBe(true);
+  expect(await simulate({ ...base, resourceArn: stackId })).toBe('Allowed');
+  expect(await simulate({ ...base, resourceArn: `arn:aws:cloudformation:${TEST_ENV.region}:${TEST_ENV.account}:stack/OtherStack/00000000-0000-0000-0000-000000000000` })).toBe('ImplicitlyDenied');
 });

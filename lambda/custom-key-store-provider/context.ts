@@ -8,9 +8,13 @@ import { Deadline } from '../shared/deadline';
 import { LogFields } from '../shared/log';
 import { CustomResourceEvent, RequestContext } from '../shared/run';
 import { StoreSubject, subjectText } from './errors';
+import { pollAgainOnTransient } from './transient';
 
-/** What Delete decided in onEvent (passed to isComplete in Data; Delete's Data never becomes attributes). */
-export type DeleteAction = 'DELETE' | 'DISCONNECT_AND_RETAIN';
+/**
+ * What Delete decided in onEvent (passed to isComplete in Data; Delete's Data never becomes attributes).
+ * LEAVE: an adopted store deleted by a rollback of the deployment that adopted it stays as it was.
+ */
+export type DeleteAction = 'DELETE' | 'DISCONNECT_AND_RETAIN' | 'LEAVE';
 
 /**
  * What Update decided in onEvent when its properties call for a replacement but the store behind the physical id
@@ -49,7 +53,8 @@ export type StoreOutcome =
   | 'WAITING_FOR_DISCONNECT' | 'WAITING_TO_UPDATE' | 'DISCONNECTING_TO_UPDATE' | 'UPDATED_RECONNECTING'
   | 'UPDATED' | 'UPDATED_CONNECTING' | 'UPDATED_DISCONNECTING'
   | 'NO_CHANGE' | 'NO_CHANGE_CONNECTING' | 'NO_CHANGE_RECONNECTING' | 'NO_CHANGE_DISCONNECTING'
-  | 'DELETED' | 'ALREADY_GONE' | 'RETAINED' | 'DISCONNECTING_TO_RETAIN' | 'DISCONNECTING_TO_DELETE' | 'SKIPPED_NOT_A_STORE_ID';
+  | 'DELETED' | 'ALREADY_GONE' | 'RETAINED' | 'DISCONNECTING_TO_RETAIN' | 'DISCONNECTING_TO_DELETE' | 'SKIPPED_NOT_A_STORE_ID'
+  | 'LEFT_ON_ROLLBACK' | 'TRANSIENT_FAULT';
 
 export class StoreContext extends RequestContext<CustomKeyStoreEvent, StoreOutcome> {
   public storeId: string | undefined;
@@ -58,7 +63,7 @@ export class StoreContext extends RequestContext<CustomKeyStoreEvent, StoreOutco
   public readonly props: CustomKeyStoreResourceProperties;
   public readonly oldProps: CustomKeyStoreResourceProperties | undefined;
 
-  public constructor(handler: 'onEvent' | 'isComplete', event: CustomKeyStoreEvent, deadline: Deadline) {
+  public constructor(public readonly handler: 'onEvent' | 'isComplete', event: CustomKeyStoreEvent, deadline: Deadline) {
     super(event, deadline, 'UNKNOWN', { handler });
     this.props = event.ResourceProperties ?? ({} as CustomKeyStoreResourceProperties);
     this.oldProps = event.OldResourceProperties;
@@ -77,9 +82,10 @@ export class StoreContext extends RequestContext<CustomKeyStoreEvent, StoreOutco
     return subjectText(this.subject());
   }
 
-  /** Runs one KMS call within the deadline. */
+  /** Runs one KMS call within the deadline; in isComplete, a transient failure rejects with PollAgain (transient.ts). */
   public kms<T>(operation: string, send: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
-    return this.call('KMS', operation, send);
+    const run = this.call('KMS', operation, send);
+    return this.handler === 'isComplete' ? pollAgainOnTransient(operation, run) : run;
   }
 
   /** Forgets the store observed last (it is not the store this request is about). */

@@ -1,16 +1,19 @@
 /**
  * Delete: check for keys left in the store first (KeysRemaining FAIL leaves a store with keys as it is), then
  * disconnect and delete it, or disconnect and retain it (DISCONNECT_AND_RETAIN). "Already gone" is success.
+ * An adopted store that a rollback deletes (the deployment that adopted it failed) is left as it was.
  * The Delete that follows a failed Create never reaches this handler: the Provider framework answers it.
  */
 import { DeleteCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { CUSTOM_KEY_STORE_ID_PATTERN } from '../../lib/private/custom-key-store-contract';
 import { kms } from '../shared/clients';
 import { errorName } from '../shared/errors';
+import { isRollbackStatus, readStackStatus } from '../shared/stack-status';
 import { disconnect } from './connection';
 import { DeleteAction, IsCompleteResponse, OnEventResponse, StoreContext } from './context';
 import { CustomKeyStoreError, kmsFailure } from './errors';
 import { describeKeys, findKeysInStore, StoreKeys } from './keys';
+import { isAdopted } from './plan';
 import { COMPLETE_PENDING, describeStore } from './store';
 
 function plural(n: number, word: string): string {
@@ -119,6 +122,17 @@ export async function onDelete(ctx: StoreContext): Promise<OnEventResponse> {
   if (notAStoreId(ctx)) {
     return { PhysicalResourceId: id };
   }
+  if (isAdopted(ctx.props)) {
+    // The store existed before the stack: a rollback of the deployment that adopted it leaves it as it was.
+    ctx.storeId = id;
+    const status = await readStackStatus(ctx, 'tell a rollback (which leaves an adopted store as it was) from a destroy');
+    if (isRollbackStatus(status)) {
+      ctx.outcome = 'LEFT_ON_ROLLBACK';
+      ctx.log.info('adopted store left as it was: the stack is rolling back the deployment that adopted it, and the store existed before',
+        ctx.fields({ stackStatus: status }));
+      return { PhysicalResourceId: id, Data: { CustomKeyStoreId: id, ConnectionState: 'UNCHANGED', DeleteAction: 'LEAVE' } };
+    }
+  }
   const store = await describeStore(ctx, id);
   if (!store) {
     ctx.outcome = 'ALREADY_GONE';
@@ -156,6 +170,10 @@ export async function onDelete(ctx: StoreContext): Promise<OnEventResponse> {
 
 export async function deleteComplete(ctx: StoreContext): Promise<IsCompleteResponse> {
   if (notAStoreId(ctx)) {
+    return { IsComplete: true };
+  }
+  if (ctx.event.Data?.DeleteAction === 'LEAVE') {
+    ctx.outcome = 'LEFT_ON_ROLLBACK';
     return { IsComplete: true };
   }
   const store = await describeStore(ctx, ctx.physicalId);

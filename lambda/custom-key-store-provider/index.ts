@@ -24,7 +24,8 @@
  *
  * One file per concern: create.ts, update.ts, delete.ts (each request type's onEvent and isComplete steps),
  * connection.ts (connect, disconnect, converge), store.ts (reading the store), plan.ts (pure update decisions),
- * keys.ts (keys left in a store), secrets.ts, errors.ts and connection-errors.ts (actionable messages);
+ * keys.ts (keys left in a store), secrets.ts, errors.ts and connection-errors.ts (actionable messages),
+ * transient.ts (a transient fault in isComplete means "not complete yet");
  * ../shared holds the request runner, the SDK clients, the deadline and the logger.
  */
 import { Deadline } from '../shared/deadline';
@@ -33,6 +34,7 @@ import { CustomKeyStoreEvent, IsCompleteResponse, OnEventResponse, StoreContext 
 import { createComplete, onCreate } from './create';
 import { deleteComplete, onDelete } from './delete';
 import { CustomKeyStoreError } from './errors';
+import { pollAgainOnTransientFault } from './transient';
 import { onUpdate, updateComplete } from './update';
 
 export { CONNECTION_ERROR_ADVICE, connectionErrorAdvice, connectionFailureMessage } from './connection-errors';
@@ -66,7 +68,8 @@ export async function onEvent(event: CustomKeyStoreEvent, options: HandlerOption
 /** Reports whether the request has finished, making the next move when it has not. Throws on failure. */
 export async function isComplete(event: CustomKeyStoreEvent, options: HandlerOptions = {}): Promise<IsCompleteResponse> {
   return runRequest(new StoreContext('isComplete', event, options.deadline ?? Deadline.none()), {
-    handlers: { Create: createComplete, Update: updateComplete, Delete: deleteComplete },
+    // A transient KMS fault after the SDK's retries means "not complete yet": the waiter polls again (transient.ts).
+    handlers: { Create: pollAgainOnTransientFault(createComplete), Update: pollAgainOnTransientFault(updateComplete), Delete: pollAgainOnTransientFault(deleteComplete) },
     fail,
     logReceived: false,
     summary: (result) => ({ message: result.IsComplete ? 'request complete' : 'still in progress', fields: { isComplete: result.IsComplete } }),

@@ -1,7 +1,7 @@
 /**
  * What one key-material request knows: the event, its key, the deadline, the logger and the outcome.
  */
-import { KeyMaterialResourceAttributes, KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
+import { KeyMaterialDeleteResult, KeyMaterialResourceAttributes, KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
 import { Deadline } from '../shared/deadline';
 import { CustomResourceEvent, RequestContext } from '../shared/run';
 import { FailureSubject, subjectText } from './errors';
@@ -12,14 +12,15 @@ export type KeyMaterialEvent = CustomResourceEvent<KeyMaterialResourceProperties
 /** What onEvent returns to the Provider framework. */
 export interface KeyMaterialResponse {
   readonly PhysicalResourceId: string;
-  readonly Data?: KeyMaterialResourceAttributes;
+  /** Create/Update: the attributes; Delete: exactly what was deleted. */
+  readonly Data?: KeyMaterialResourceAttributes | KeyMaterialDeleteResult;
 }
 
 /** What a request did, as logged in its summary line. */
 export type KeyMaterialOutcome =
   | 'NO_MATERIAL' | 'IMPORTED' | 'REIMPORTED' | 'NO_CHANGE' | 'MATERIAL_SOURCE_REMOVED' | 'ROLLBACK_ACCEPTED'
   | 'ROTATED' | 'ROTATED_PENDING' | 'EXISTING_MATERIAL' | 'EXISTING_MATERIAL_NON_CURRENT'
-  | 'RETAINED' | 'DELETED' | 'ALREADY_GONE';
+  | 'RETAINED' | 'DELETED' | 'ALREADY_GONE' | 'LEFT_ON_ROLLBACK';
 
 /** The key id in a key ARN (`arn:...:key/<id>` → `<id>`); a bare key id is returned as is. */
 export function keyIdFromArn(keyArn: string): string {

@@ -1,12 +1,15 @@
 /**
- * Delete: delete the key's imported material (every material a rotatable key still holds), unless the
- * material removal policy retains it. "Already gone" (no key, no material) is success.
+ * Delete: delete the key's imported material (every material a rotatable key still holds), and log and return
+ * exactly what was deleted, or why nothing was. Removal is the resource's DeletionPolicy (RETAIN: CloudFormation
+ * sends no Delete); only a 0.1.0 template's MaterialRemovalPolicy 'retain' is honoured here. A rollback that
+ * deletes a resource which imported nothing itself leaves the key alone. "Already gone" (no key, no material) is success.
  * The Delete that follows a failed Create never reaches this handler: the Provider framework answers it.
  */
 import { DeleteImportedKeyMaterialCommand, paginateListKeyRotations } from '@aws-sdk/client-kms';
-import { canRotateMaterial } from '../../lib/private/key-material-contract';
+import { canRotateMaterial, KeyMaterialDeleteResult } from '../../lib/private/key-material-contract';
 import { kms } from '../shared/clients';
 import { errorMessage, errorName } from '../shared/errors';
+import { isRollbackStatus, readStackStatus } from '../shared/stack-status';
 import { KeyMaterialContext, KeyMaterialResponse } from './context';
 import { requireKeyArn } from './create';
 import { kmsFailure } from './errors';
@@ -14,13 +17,22 @@ import { kmsFailure } from './errors';
 const ALREADY_GONE_STATE = /pending ?import|pendingimport|pending ?deletion|pendingdeletion/i;
 
 export async function onDelete(ctx: KeyMaterialContext): Promise<KeyMaterialResponse> {
-  const response = { PhysicalResourceId: ctx.event.PhysicalResourceId ?? '' };
+  const physicalResourceId = ctx.event.PhysicalResourceId ?? '';
   if (ctx.props.MaterialRemovalPolicy === 'retain') {
+    // Migration shim: a 0.1.0 template asked to keep the material; new templates use DeletionPolicy Retain instead.
     ctx.outcome = 'RETAINED';
-    ctx.log.info('material removal policy is retain: the imported material stays in the key');
-    return response;
+    return nothingDeleted(ctx, physicalResourceId, 'the resource was deployed from a 0.1.0 template with MaterialRemovalPolicy retain, which asked to keep the material');
   }
   requireKeyArn(ctx);
+  if (!ctx.props.Material) {
+    // A resource that imported nothing itself leaves the key alone when a rollback deletes it.
+    const status = await readStackStatus(ctx, 'tell a rollback (which leaves material this resource did not import) from a destroy');
+    if (isRollbackStatus(status)) {
+      ctx.outcome = 'LEFT_ON_ROLLBACK';
+      return nothingDeleted(ctx, physicalResourceId,
+        `the stack is rolling back (${status}) the deployment that added this resource, which imported no material itself: the key's material stays as it was`);
+    }
+  }
   const pinned = ctx.props.KeyMaterialId || undefined;
   // A single-Region symmetric key can hold several materials (rotations): delete each one this key
   // still has imported, the current one first, so nothing can be brought back by re-importing.
@@ -28,34 +40,51 @@ export async function onDelete(ctx: KeyMaterialContext): Promise<KeyMaterialResp
   const ids = pinned ? [pinned] : rotatable ? await importedMaterialIds(ctx) : [undefined];
   if (ids === 'GONE') {
     ctx.outcome = 'ALREADY_GONE';
-    ctx.log.info('key not found: nothing to delete');
-    return response;
+    return nothingDeleted(ctx, physicalResourceId, `key ${ctx.keyArn} does not exist`);
   }
-  let deleted = 0;
+  if (ids.length === 0) {
+    ctx.outcome = 'ALREADY_GONE';
+    return nothingDeleted(ctx, physicalResourceId, `key ${ctx.keyArn} has no imported material (ListKeyRotations lists none in state IMPORTED)`);
+  }
+  const deleted: string[] = [];
+  const reasons: string[] = [];
   for (const keyMaterialId of ids) {
-    if (await deleteMaterial(ctx, keyMaterialId)) deleted++;
+    const notDeleted = await deleteMaterial(ctx, keyMaterialId);
+    if (notDeleted) reasons.push(notDeleted);
+    else deleted.push(keyMaterialId ?? 'CURRENT');
   }
-  ctx.outcome = ids.length > 0 && deleted === ids.length ? 'DELETED' : 'ALREADY_GONE';
-  ctx.log.info('imported material deleted', { materials: ids.length });
-  return response;
+  if (deleted.length === 0) {
+    ctx.outcome = 'ALREADY_GONE';
+    return nothingDeleted(ctx, physicalResourceId, reasons.join('; '));
+  }
+  ctx.outcome = 'DELETED';
+  ctx.log.info('imported material deleted', { deletedKeyMaterials: deleted.join(','), materials: deleted.length });
+  const data: KeyMaterialDeleteResult = { KeyId: ctx.keyId, DeletedKeyMaterials: deleted.join(',') };
+  return { PhysicalResourceId: physicalResourceId, Data: data };
 }
 
-/** Deletes one material (the current one without an id). False when there was nothing to delete. */
-async function deleteMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<boolean> {
+/** A Delete that deleted nothing: logs and returns why ("nothing to delete, because …"). */
+function nothingDeleted(ctx: KeyMaterialContext, physicalResourceId: string, because: string): KeyMaterialResponse {
+  ctx.log.info(`nothing to delete, because ${because}`, { deletedKeyMaterials: '', materials: 0 });
+  const data: KeyMaterialDeleteResult = { KeyId: ctx.keyArn ? ctx.keyId : physicalResourceId, DeletedKeyMaterials: '', NothingDeletedBecause: because };
+  return { PhysicalResourceId: physicalResourceId, Data: data };
+}
+
+/** Deletes one material (the current one without an id). Undefined when deleted; otherwise why there was nothing to delete. */
+async function deleteMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<string | undefined> {
   try {
     await ctx.kms('DeleteImportedKeyMaterial', (abortSignal) =>
       kms.send(new DeleteImportedKeyMaterialCommand({ KeyId: ctx.keyArn, ...(keyMaterialId ? { KeyMaterialId: keyMaterialId } : {}) }),
         { abortSignal }));
-    return true;
+    return undefined;
   } catch (err) {
     const name = errorName(err);
     if (name === 'NotFoundException') {
-      ctx.log.info('key or material not found: nothing to delete', { keyMaterialId });
-      return false;
+      return `KMS found no key ${ctx.keyArn}${keyMaterialId ? ` or no material ${keyMaterialId} in it` : ''} (NotFoundException)`;
     }
     if (name === 'KMSInvalidStateException' && ALREADY_GONE_STATE.test(errorMessage(err))) {
-      ctx.log.info('key is pending import or pending deletion: no material to delete', { keyMaterialId });
-      return false;
+      return `key ${ctx.keyArn} is pending import or pending deletion: it holds no ${keyMaterialId ? `material ${keyMaterialId}` : 'imported material'} ` +
+        '(KMSInvalidStateException)';
     }
     throw kmsFailure('DeleteImportedKeyMaterial', err, ctx.subject());
   }

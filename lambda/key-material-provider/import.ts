@@ -5,23 +5,21 @@
  */
 import { GetParametersForImportCommand, ImportKeyMaterialCommand, ImportKeyMaterialCommandInput } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import {
-  ExpirationModelName, KeyMaterialResourceProperties, WRAPPING_KEY_SPEC, wrappingAlgorithmFor,
-} from '../../lib/private/key-material-contract';
+import { WRAPPING_KEY_SPEC, wrappingAlgorithmFor } from '../../lib/private/key-material-contract';
 import { kms, secretsManager } from '../shared/clients';
 import { errorMessage, errorName } from '../shared/errors';
 import { KeyMaterialContext } from './context';
 import { HandlerError, kmsFailure, secretFailure } from './errors';
+import { expirationModelOf, expirationProblem, resolveValidTo } from './expiration';
 import { decodeMaterial, validateMaterial, wrapMaterial } from './material';
-
-export function expirationModelOf(p: KeyMaterialResourceProperties): ExpirationModelName {
-  return p.ExpirationModel ?? 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-}
 
 /** Reads, decodes and validates the material, runs `use`, and zeroes the plaintext whatever happens. */
 export async function withMaterial<T>(ctx: KeyMaterialContext, use: (material: Buffer) => Promise<T>): Promise<T> {
   const source = ctx.props.Material!;
   const subject = ctx.subject(source.SecretArn);
+  // Needs "now", so it runs here and not at synth: a ValidTo in the past or more than 365 days ahead.
+  const expirationError = expirationProblem(ctx.props, Date.now(), ctx.subjectText());
+  if (expirationError) throw new HandlerError(expirationError);
   let secret: { SecretString?: string; SecretBinary?: Uint8Array };
   try {
     secret = await ctx.call('Secrets Manager', 'GetSecretValue', (abortSignal) => secretsManager.send(new GetSecretValueCommand({
@@ -89,17 +87,18 @@ export interface ImportOptions {
 
 export async function sendImport(ctx: KeyMaterialContext, prepared: PreparedImport, options: ImportOptions): Promise<{ keyMaterialId?: string }> {
   const expirationModel = expirationModelOf(ctx.props);
+  const validTo = resolveValidTo(ctx.props, Date.now()); // ValidFor: import time + the duration
   const input: ImportKeyMaterialCommandInput = {
     KeyId: ctx.keyArn,
     ImportToken: prepared.importToken,
     EncryptedKeyMaterial: prepared.encryptedKeyMaterial,
     ExpirationModel: expirationModel,
-    ...(expirationModel === 'KEY_MATERIAL_EXPIRES' ? { ValidTo: new Date(ctx.props.ValidTo!) } : {}),
+    ...(validTo ? { ValidTo: validTo } : {}),
     ...(options.importType && ctx.props.KeySpec === 'SYMMETRIC_DEFAULT' ? { ImportType: options.importType } : {}),
   };
   try {
     const out = await ctx.kms('ImportKeyMaterial', (abortSignal) => kms.send(new ImportKeyMaterialCommand(input), { abortSignal }));
-    ctx.log.info('material imported', { importType: input.ImportType, expirationModel, keyMaterialId: out.KeyMaterialId });
+    ctx.log.info('material imported', { importType: input.ImportType, expirationModel, validTo: validTo?.toISOString(), keyMaterialId: out.KeyMaterialId });
     return { keyMaterialId: out.KeyMaterialId };
   } catch (err) {
     if (options.raw) {

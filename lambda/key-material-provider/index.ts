@@ -6,6 +6,8 @@
  * in lib/private/key-material-contract.ts. One file per concern:
  * - create.ts, update.ts, delete.ts: what each request type does;
  * - import.ts (read, validate, wrap, import), rotate.ts (a new material on a symmetric key), rollback.ts;
+ * - verify-target.ts (DescribeKey: the target is the declared EXTERNAL key), expiration.ts (ValidTo / ValidFor,
+ *   resolved at import time);
  * - material.ts (pure decoding, validation and wrapping), errors.ts (actionable messages);
  * - ../shared: the request runner, the SDK clients, the deadline, the logger.
  */

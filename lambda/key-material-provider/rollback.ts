@@ -2,13 +2,10 @@
  * Rollback detection: a refused material change is accepted as a no-op while the stack rolls back the
  * update that asked for it (the refused forward update changed nothing in KMS).
  */
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { CLIENT_CONFIG } from '../shared/clients';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { errorName } from '../shared/errors';
+import { cloudFormation } from '../shared/stack-status';
 import { KeyMaterialContext } from './context';
-
-/** Region and endpoint from the environment (AWS_REGION, AWS_ENDPOINT_URL_CLOUDFORMATION). */
-const cloudFormation = new CloudFormationClient(CLIENT_CONFIG);
 
 /** True when the stack is rolling back an update (then a refused change is being reversed). */
 export async function isRollingBack(ctx: KeyMaterialContext): Promise<boolean> {

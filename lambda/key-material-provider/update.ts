@@ -8,7 +8,9 @@ import { kms } from '../shared/clients';
 import { KeyMaterialContext, keyIdFromArn, KeyMaterialResponse } from './context';
 import { onCreate, requireKeyArn } from './create';
 import { HandlerError, kmsFailure } from './errors';
-import { expirationModelOf, importMaterial, prepareImport, sendImport, withMaterial } from './import';
+import { expirationModelOf, expirationSignature } from './expiration';
+import { importMaterial, prepareImport, sendImport, withMaterial } from './import';
+import { verifyTargetKey } from './verify-target';
 import { changeMaterial } from './rotate';
 
 function sameSource(a: MaterialSourceProperties, b: MaterialSourceProperties): boolean {
@@ -16,17 +18,9 @@ function sameSource(a: MaterialSourceProperties, b: MaterialSourceProperties): b
     && (a.Encoding ?? 'AUTO') === (b.Encoding ?? 'AUTO') && (a.JsonField ?? '') === (b.JsonField ?? '');
 }
 
-/** ValidTo as a comparable instant ('' when the material does not expire). */
-function validToOf(p: KeyMaterialResourceProperties): string {
-  if (expirationModelOf(p) !== 'KEY_MATERIAL_EXPIRES' || !p.ValidTo) {
-    return '';
-  }
-  const t = Date.parse(p.ValidTo);
-  return Number.isNaN(t) ? p.ValidTo : String(t);
-}
-
+/** The same expiration: the same model and ValidTo instant, or the same ValidFor duration (then no re-import). */
 function sameExpiration(a: KeyMaterialResourceProperties, b: KeyMaterialResourceProperties): boolean {
-  return expirationModelOf(a) === expirationModelOf(b) && validToOf(a) === validToOf(b);
+  return expirationSignature(a) === expirationSignature(b);
 }
 
 export async function onUpdate(ctx: KeyMaterialContext): Promise<KeyMaterialResponse> {
@@ -39,6 +33,9 @@ export async function onUpdate(ctx: KeyMaterialContext): Promise<KeyMaterialResp
       oldKeyId: oldProps.KeyArn ? keyIdFromArn(oldProps.KeyArn) : undefined,
     });
     return onCreate(ctx);
+  }
+  if (oldProps.KeySpec !== next.KeySpec || (oldProps.MultiRegion ?? 'false') !== (next.MultiRegion ?? 'false')) {
+    await verifyTargetKey(ctx); // the declared key changed
   }
   if (!next.Material) {
     ctx.outcome = oldProps.Material ? 'MATERIAL_SOURCE_REMOVED' : 'NO_CHANGE';

@@ -17,6 +17,9 @@ export const IMPORT_KEY_MATERIAL_ACTIONS = [...GET_PARAMETERS_FOR_IMPORT_ACTIONS
 /** Lists every material of a single-Region symmetric key, so that destroy deletes all of them. */
 export const LIST_KEY_MATERIALS_ACTIONS = ['kms:ListKeyRotations'];
 
+/** Reads a key's Origin, key spec and multi-Region setting (the handler verifies its target). */
+export const DESCRIBE_KEY_ACTIONS = ['kms:DescribeKey'];
+
 /** Makes newly imported material current on a single-Region symmetric key. */
 export const ROTATE_KEY_MATERIAL_ACTIONS = ['kms:RotateKeyOnDemand'];
 
@@ -26,7 +29,7 @@ export const READ_SECRET_VALUE_ACTIONS = ['secretsmanager:GetSecretValue'];
 /** Decrypts a secret through Secrets Manager (on the secret's customer-managed key, condition kms:ViaService). */
 export const DECRYPT_SECRET_ACTIONS = ['kms:Decrypt'];
 
-/** Reads the stack status (rollback detection of the key-material handler). */
+/** Reads this stack's status (rollback detection of both handlers; granted on the stack id only). */
 export const DESCRIBE_STACKS_ACTIONS = ['cloudformation:DescribeStacks'];
 
 /** Custom key store actions (IAM-policy only; the API accepts only Resource "*"). */

@@ -1,4 +1,4 @@
-import { Resource, Stack } from 'aws-cdk-lib';
+import { CustomResource, RemovalPolicy, Resource, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { CUSTOM_KEY_STORE_ID_PATTERN } from './custom-key-store-contract';
 import type { ICustomKeyStore } from '../custom-key-store';
@@ -16,6 +16,23 @@ import { validatePattern } from './validation';
  */
 export abstract class CustomKeyStoreBase extends Resource implements ICustomKeyStore {
   public abstract readonly customKeyStoreId: string;
+
+  /** The custom resource that manages the store (undefined for `fromCustomKeyStoreId`). */
+  protected storeResource?: CustomResource;
+
+  /**
+   * Sets what happens to the store when it is removed from the stack or the stack is destroyed:
+   * the store resource's DeletionPolicy and UpdateReplacePolicy (DESTROY or RETAIN).
+   */
+  public applyRemovalPolicy(policy: RemovalPolicy): void {
+    if (!this.storeResource) {
+      throw new Error(`${this.node.path}: a store referenced with fromCustomKeyStoreId is not managed by this stack, so it has no removal policy`);
+    }
+    if (policy !== RemovalPolicy.DESTROY && policy !== RemovalPolicy.RETAIN) {
+      throw new Error(`${this.node.path}: the removal policy of a custom key store must be DESTROY or RETAIN, got ${policy}`);
+    }
+    this.storeResource.applyRemovalPolicy(policy);
+  }
 
   /** Grants kms:DeleteCustomKeyStore. */
   public grantDelete(grantee: iam.IGrantable): iam.Grant {

@@ -5,7 +5,7 @@ import {
   CUSTOM_KEY_STORE_RESOURCE_TYPE, CustomKeyStoreResourceProperties, QUERY_INTERVAL_SECONDS, TOTAL_TIMEOUT_MINUTES,
 } from './custom-key-store-contract';
 import {
-  CREATE_SERVICE_LINKED_ROLE_ACTIONS, CUSTOM_KEY_STORE_HANDLER_ACTIONS, DESCRIBE_CLOUDHSM_CLUSTERS_ACTIONS, LIST_KEYS_ACTIONS,
+  CREATE_SERVICE_LINKED_ROLE_ACTIONS, CUSTOM_KEY_STORE_HANDLER_ACTIONS, DESCRIBE_CLOUDHSM_CLUSTERS_ACTIONS, DESCRIBE_STACKS_ACTIONS, LIST_KEYS_ACTIONS,
 } from './actions';
 import { HandlerProvider } from './handler-provider';
 
@@ -27,6 +27,7 @@ export class CustomKeyStoreProvider extends HandlerProvider {
   }
 
   private cloudHsmGranted = false;
+  private stackStatusGranted = false;
 
   private constructor(scope: Construct, id: string) {
     super(scope, id, {
@@ -52,6 +53,13 @@ export class CustomKeyStoreProvider extends HandlerProvider {
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason: 'The custom key store actions (Create/Connect/Disconnect/Update/Delete/DescribeCustomKeyStores) and kms:ListKeys accept only Resource "*" in IAM, as does cloudhsm:DescribeClusters; the KMS ones are limited to this account with kms:CallerAccount. kms:DescribeKey (read-only) must reach any key of the account, to list the keys that still live in a store before it is deleted.',
     });
+  }
+
+  /** Adopted stores read this stack's status on Delete (rollback detection): this stack only. */
+  public grantReadStackStatus(): void {
+    if (this.stackStatusGranted) return;
+    this.stackStatusGranted = true;
+    this.role.addToPrincipalPolicy(new iam.PolicyStatement({ actions: DESCRIBE_STACKS_ACTIONS, resources: [Stack.of(this).stackId] }));
   }
 
   /** CloudHSM key stores also need cloudhsm:DescribeClusters and the KMS custom key store service-linked role. */

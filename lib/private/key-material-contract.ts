@@ -37,16 +37,25 @@ export interface KeyMaterialResourceProperties {
   readonly KeySpec: string;
   /** 'true' when the key is a multi-Region key. */
   readonly MultiRegion: string;
-  /** 'destroy' (default) deletes the imported material on Delete; 'retain' leaves it. */
-  readonly MaterialRemovalPolicy: 'destroy' | 'retain';
+  /**
+   * 0.1.0 only, no longer sent: removal is the resource's DeletionPolicy / UpdateReplacePolicy.
+   * A Delete whose (old) properties still carry 'retain' came from a 0.1.0 template that asked to keep
+   * the material, so the handler honours it (migration shim).
+   */
+  readonly MaterialRemovalPolicy?: 'destroy' | 'retain';
   /** A specific key material to delete on Delete (64 hex digits). */
   readonly KeyMaterialId?: string;
   /** Where the material to import comes from. Absent: nothing is imported. */
   readonly Material?: MaterialSourceProperties;
   /** Expiration model of the imported material (only with Material). */
   readonly ExpirationModel?: ExpirationModelName;
-  /** ISO-8601 expiration time (only with KEY_MATERIAL_EXPIRES). */
+  /** ISO-8601 expiration time (only with KEY_MATERIAL_EXPIRES; `KeyMaterialExpiration.at`). */
   readonly ValidTo?: string;
+  /**
+   * How long the material stays valid after each import, in whole seconds (only with
+   * KEY_MATERIAL_EXPIRES; `KeyMaterialExpiration.after`). The handler sets ValidTo = import time + ValidFor.
+   */
+  readonly ValidFor?: string;
 }
 
 /** Attributes returned to CloudFormation (`Fn::GetAtt`). Never holds a secret. */
@@ -56,6 +65,26 @@ export interface KeyMaterialResourceAttributes {
   /** The id of the material this resource imported, when KMS assigned one (symmetric keys). */
   readonly KeyMaterialId?: string;
 }
+
+/** What a Delete returns in Data (logged as well): exactly what was deleted. */
+export interface KeyMaterialDeleteResult {
+  /** The key id. */
+  readonly KeyId: string;
+  /**
+   * Comma-separated ids of the materials deleted; 'CURRENT' for the current material of a key whose
+   * material ids KMS does not list (asymmetric, HMAC, multi-Region). Empty when nothing was deleted.
+   */
+  readonly DeletedKeyMaterials: string;
+  /** Why nothing was deleted (only when `DeletedKeyMaterials` is empty). */
+  readonly NothingDeletedBecause?: string;
+}
+
+/** The longest validity KMS accepts: ValidTo at most 365 days after the import. */
+export const MAX_VALID_FOR_SECONDS = 365 * 24 * 3600;
+
+/** The shortest validity `KeyMaterialExpiration.after` accepts (material that expires sooner makes the key unusable right after a deploy). */
+export const MIN_VALID_FOR_SECONDS = 24 * 3600;
+
 
 /** The wrapping key spec the handler asks for. */
 export const WRAPPING_KEY_SPEC = 'RSA_4096';

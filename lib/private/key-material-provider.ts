@@ -31,7 +31,8 @@ export class KeyMaterialProvider extends HandlerProvider {
       onEventHandler: 'handler',
     });
 
-    // Rollback detection: a refused material change is accepted as a no-op while this stack rolls back.
+    // Rollback detection: a refused material change is accepted as a no-op while this stack rolls back, and a
+    // resource that imported nothing leaves the key's material alone when a rollback deletes it.
     this.role.addToPrincipalPolicy(new iam.PolicyStatement({
       actions: DESCRIBE_STACKS_ACTIONS,
       resources: [Stack.of(this).stackId],

@@ -2,6 +2,7 @@
  * Fixtures for the custom key store handler tests: properties, events, DescribeCustomKeyStores entries,
  * the mocked clients and the list of commands sent.
  */
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { CustomKeyStoresListEntry, KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AwsClientStub, mockClient } from 'aws-sdk-client-mock';
@@ -115,6 +116,13 @@ export function xksStore(state: State, overrides: Partial<CustomKeyStoresListEnt
 export interface Mocks {
   readonly kms: AwsClientStub<KMSClient>;
   readonly secrets: AwsClientStub<SecretsManagerClient>;
+  /** CloudFormation: DescribeStacks answers DELETE_IN_PROGRESS unless a test says otherwise (stackIs). */
+  readonly cfn: AwsClientStub<CloudFormationClient>;
+}
+
+/** Makes DescribeStacks answer this stack status. */
+export function stackIs(m: Mocks, status: string): void {
+  m.cfn.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackId: STACK_ID, StackStatus: status as never, CreationTime: new Date() }] });
 }
 
 /** Fresh mocks of the handler's module-level clients (on their prototypes); the secrets hold the fixture values. */
@@ -126,7 +134,9 @@ export function mocks(): Mocks {
   secrets.on(GetSecretValueCommand, { SecretId: CREDENTIAL_SECRET_ARN }).resolves({ SecretString: JSON.stringify({ accessKeyId: ACCESS_KEY_ID, secretAccessKey: SECRET_ACCESS_KEY }) });
   secrets.on(GetSecretValueCommand, { SecretId: NEW_CREDENTIAL_SECRET_ARN })
     .resolves({ SecretString: JSON.stringify({ xks: { AccessKeyId: NEW_ACCESS_KEY_ID, RawSecretAccessKey: NEW_SECRET_ACCESS_KEY } }) });
-  return { kms, secrets };
+  const result = { kms, secrets, cfn: mockClient(CloudFormationClient) };
+  stackIs(result, 'DELETE_IN_PROGRESS');
+  return result;
 }
 
 /** The commands a mocked client received, in order: [name, input]. */

@@ -1,15 +1,16 @@
 /**
  * CDK apps for the lifecycle tests, synthesized in process to the template the driver plays.
  */
-import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template as CdkTemplate } from 'aws-cdk-lib/assertions';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyMaterialExpiration, KeysRemainingBehaviour, KeyStoreBackend, MaterialEncoding,
+  AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyMaterialExpiration, KeysRemainingBehaviour, KeyStoreBackend, MaterialEncoding,
 } from '../../lib';
 import { EMULATOR_DEFAULT_ENV } from './bundles';
 import type { DriverTemplate } from './driver';
+import type { Construct } from 'constructs';
 
 export const STACK_ENV = { account: EMULATOR_DEFAULT_ENV.account, region: EMULATOR_DEFAULT_ENV.region };
 
@@ -30,12 +31,25 @@ export interface KeyMaterialStackOptions {
   readonly source?: 'MaterialA' | 'MaterialB' | 'none';
   readonly encoding?: MaterialEncoding;
   readonly expiration?: Date;
+  /** Material expires this long after each import (`KeyMaterialExpiration.after`). */
+  readonly validFor?: Duration;
   readonly materialRemovalPolicy?: RemovalPolicy;
   /** @default DESTROY (the test keys are scheduled for deletion on destroy) */
   readonly removalPolicy?: RemovalPolicy;
   readonly description?: string;
   /** Also manage the material of this key made outside the stack (ImportedKeyMaterial, delete only). */
   readonly foreignKeyArn?: string;
+  /** materialRemovalPolicy of the foreign key's ImportedKeyMaterial. @default DESTROY */
+  readonly foreignMaterialRemovalPolicy?: RemovalPolicy;
+  /** Leave out the ExternalKey (AppKey). @default false */
+  readonly withoutAppKey?: boolean;
+  /** Also adopt this custom key store (AdoptedCustomKeyStore 'Adopted'). */
+  readonly adoptedStoreId?: string;
+  /**
+   * Also create an external key store with this name, after every other custom resource (it depends on them):
+   * a name already in use fails the deployment for a reason that has nothing to do with keys.
+   */
+  readonly lastStoreName?: string;
   /** Construct id of the key (a new id replaces the key and its material resource). @default AppKey */
   readonly keyId?: string;
   /** Cloud assembly directory of the app. @default a temporary one */
@@ -53,18 +67,41 @@ export function keyMaterialStack(options: KeyMaterialStackOptions = {}): Stack {
     MaterialB: new secretsmanager.Secret(stack, 'MaterialB'),
   };
   const source = options.source ?? 'MaterialA';
-  new ExternalKey(stack, options.keyId ?? 'AppKey', {
-    keySpec: options.keySpec,
-    keyUsage: options.keyUsage,
-    multiRegion: options.multiRegion,
-    description: options.description,
-    material: source === 'none' ? undefined : KeyMaterial.fromSecret(secrets[source], options.encoding ? { encoding: options.encoding } : {}),
-    expiration: options.expiration ? KeyMaterialExpiration.at(options.expiration) : undefined,
-    materialRemovalPolicy: options.materialRemovalPolicy,
-    removalPolicy: options.removalPolicy ?? RemovalPolicy.DESTROY,
-  });
+  const dependencies: Construct[] = [];
+  if (!options.withoutAppKey) {
+    const key = new ExternalKey(stack, options.keyId ?? 'AppKey', {
+      keySpec: options.keySpec,
+      keyUsage: options.keyUsage,
+      multiRegion: options.multiRegion,
+      description: options.description,
+      material: source === 'none' ? undefined : KeyMaterial.fromSecret(secrets[source], options.encoding ? { encoding: options.encoding } : {}),
+      expiration: options.expiration ? KeyMaterialExpiration.at(options.expiration)
+        : options.validFor ? KeyMaterialExpiration.after(options.validFor) : undefined,
+      materialRemovalPolicy: options.materialRemovalPolicy,
+      removalPolicy: options.removalPolicy ?? RemovalPolicy.DESTROY,
+    });
+    dependencies.push(key.keyMaterial);
+  }
   if (options.foreignKeyArn) {
-    new ImportedKeyMaterial(stack, 'Foreign', { key: kms.Key.fromKeyArn(stack, 'ForeignKey', options.foreignKeyArn) });
+    dependencies.push(new ImportedKeyMaterial(stack, 'Foreign', {
+      key: kms.Key.fromKeyArn(stack, 'ForeignKey', options.foreignKeyArn),
+      materialRemovalPolicy: options.foreignMaterialRemovalPolicy,
+    }));
+  }
+  if (options.adoptedStoreId) {
+    dependencies.push(new AdoptedCustomKeyStore(stack, 'Adopted', { customKeyStoreId: options.adoptedStoreId }));
+  }
+  if (options.lastStoreName) {
+    const last = new CustomKeyStore(stack, 'LastStore', {
+      customKeyStoreName: options.lastStoreName,
+      backend: KeyStoreBackend.externalKeyStore({
+        proxyUriEndpoint: 'https://xks.example.com',
+        proxyUriPath: `/${options.lastStoreName}/kms/xks/v1`,
+        proxyAuthenticationCredential: new secretsmanager.Secret(stack, XKS_CREDENTIAL_SECRET),
+      }),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    for (const d of dependencies) last.node.addDependency(d);
   }
   return stack;
 }
