@@ -98,10 +98,10 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
   /** The primary key. */
   public readonly primaryKey: ExternalKey;
   /**
-   * The resource that imports and deletes the replica's material. Undefined when there is nothing to
-   * manage (no material and `materialRemovalPolicy` RETAIN).
+   * The resource that imports and deletes the replica's material. It always exists (with or without
+   * `material`), so that changing `materialRemovalPolicy` only changes its DeletionPolicy, as on ExternalKey.
    */
-  public readonly keyMaterial?: ImportedKeyMaterial;
+  public readonly keyMaterial: ImportedKeyMaterial;
 
   private readonly policy: iam.PolicyDocument;
   private readonly aliases: kms.Alias[] = [];
@@ -147,19 +147,15 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
     if (props.alias !== undefined) this.addAlias(props.alias);
 
     this.expiring = props.material !== undefined && props.expiration !== undefined && props.expiration.expirationModel === 'KEY_MATERIAL_EXPIRES';
-    const managesMaterial = props.material !== undefined || props.materialRemovalPolicy !== RemovalPolicy.RETAIN;
-    if (managesMaterial) {
-      this.keyMaterial = new ImportedKeyMaterial(this, 'Material', {
-        key: this,
-        keySpec: keySpec as kms.KeySpec,
-        multiRegion: true,
-        material: props.material && new MaterialInThisRegion(props.material, this),
-        expiration: props.expiration,
-        materialRemovalPolicy: props.materialRemovalPolicy,
-      });
-    } else if (props.expiration) {
-      throw new Error(`${this.node.path}: expiration applies to imported material; give material too`);
-    }
+    // Always present (issue 9): a material resource that leaves the template is deleted with its old properties.
+    this.keyMaterial = new ImportedKeyMaterial(this, 'Material', {
+      key: this,
+      keySpec: keySpec as kms.KeySpec,
+      multiRegion: true,
+      material: props.material && new MaterialInThisRegion(props.material, this),
+      expiration: props.expiration,
+      materialRemovalPolicy: props.materialRemovalPolicy,
+    });
   }
 
   /** A reference to this key (key id and ARN). */

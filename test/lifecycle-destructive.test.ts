@@ -10,7 +10,7 @@ import { DeleteImportedKeyMaterialCommand, GetParametersForImportCommand, Import
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Emulator, keyMaterialId, startEmulator } from './kms-emulator';
-import { CREATE_FAILED_MARKER } from './lifecycle/framework';
+import { CREATE_FAILED_MARKER } from './lifecycle/provider-framework';
 import { EMULATOR_DEFAULT_ENV } from './lifecycle/bundles';
 import { LifecycleDriver } from './lifecycle/driver';
 import { hmacMaterial, symmetricMaterial } from './lifecycle/materials';
