@@ -30,7 +30,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { KeyMaterialResourceProperties } from '../lib/private/key-material-contract';
 import {
-  Deadline, handler, keyIdFromArn, KeyMaterialEvent, KeyMaterialResponse, onEvent as handlerOnEvent, OnEventOptions,
+  Deadline, handler, HandlerOptions, keyIdFromArn, KeyMaterialEvent, KeyMaterialResponse, onEvent as handlerOnEvent,
 } from '../lambda/key-material-provider/index';
 import { CLIENT_CONFIG } from '../lambda/shared/clients';
 import { CapturedLogs, captureLogs } from './util/logs';
@@ -98,7 +98,7 @@ function awsError(name: string, message: string): Error {
 let declared: KeyMaterialResourceProperties | undefined;
 
 /** onEvent, remembering the declared key so that the default DescribeKey answer matches it. */
-function onEvent(event: KeyMaterialEvent, opts?: OnEventOptions): Promise<KeyMaterialResponse> {
+function onEvent(event: KeyMaterialEvent, opts?: HandlerOptions): Promise<KeyMaterialResponse> {
   declared = event.ResourceProperties;
   return handlerOnEvent(event, opts);
 }
