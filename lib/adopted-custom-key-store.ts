@@ -25,12 +25,19 @@ export interface AdoptedCustomKeyStoreProps {
  * was. `applyRemovalPolicy(RemovalPolicy.RETAIN)` keeps the store on destroy too.
  *
  * @example
+ * import { AdoptedCustomKeyStore } from 'cdk-kms-lifecycle';
+ *
  * // When this stack is destroyed, delete custom key store cks-1234567890abcdef0.
  * new AdoptedCustomKeyStore(this, 'OldStore', { customKeyStoreId: 'cks-1234567890abcdef0' });
  */
 export class AdoptedCustomKeyStore extends CustomKeyStoreBase {
   public readonly customKeyStoreId: string;
 
+  /**
+   * @param scope the construct scope (usually the stack) in which to define the adopted store
+   * @param id the construct id, unique within `scope`
+   * @param props the id of the store to adopt and what to do if keys remain in it
+   */
   constructor(scope: Construct, id: string, props: AdoptedCustomKeyStoreProps) {
     super(scope, id);
     validateStoreId(`${this.node.path}: customKeyStoreId`, props.customKeyStoreId);

@@ -21,13 +21,29 @@ export interface ICustomKeyStore extends IResource {
    */
   readonly customKeyStoreId: string;
 
-  /** Grants kms:DeleteCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account). */
+  /**
+   * Grants kms:DeleteCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   grantDelete(grantee: iam.IGrantable): iam.Grant;
-  /** Grants kms:ConnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account). */
+  /**
+   * Grants kms:ConnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   grantConnect(grantee: iam.IGrantable): iam.Grant;
-  /** Grants kms:DisconnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account). */
+  /**
+   * Grants kms:DisconnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   grantDisconnect(grantee: iam.IGrantable): iam.Grant;
-  /** Grants kms:DescribeCustomKeyStores (IAM allows only `Resource: "*"`, limited to this account). */
+  /**
+   * Grants kms:DescribeCustomKeyStores (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   grantDescribe(grantee: iam.IGrantable): iam.Grant;
 }
 
@@ -116,17 +132,30 @@ export interface KeyStoreBackendConfig {
  * The kind of custom key store: a CloudHSM cluster or an external key store proxy.
  */
 export abstract class KeyStoreBackend {
-  /** A key store backed by an AWS CloudHSM cluster. */
+  /**
+   * A key store backed by an AWS CloudHSM cluster.
+   *
+   * @param options the cluster, its trust anchor certificate and the secret of the `kmsuser` password
+   */
   public static cloudHsm(options: CloudHsmKeyStoreOptions): KeyStoreBackend {
     return new CloudHsmBackend(options);
   }
 
-  /** An external key store, reached through an external key store proxy. */
+  /**
+   * An external key store, reached through an external key store proxy.
+   *
+   * @param options the proxy's URI, connectivity and the secret of its authentication credential
+   */
   public static externalKeyStore(options: ExternalKeyStoreOptions): KeyStoreBackend {
     return new ExternalKeyStoreBackend(options);
   }
 
-  /** Grants the handler what this backend needs and returns its configuration. */
+  /**
+   * Grants the handler what this backend needs and returns its configuration.
+   *
+   * @param scope the store construct that uses this backend
+   * @param grantee the role of the store handler, which reads the backend's secret
+   */
   public abstract bind(scope: Construct, grantee: iam.IGrantable): KeyStoreBackendConfig;
 }
 
@@ -233,7 +262,13 @@ export interface CustomKeyStoreProps {
  * `removalPolicy: DESTROY` — disconnected and deleted by CloudFormation, without ever hanging a stack.
  */
 export class CustomKeyStore extends CustomKeyStoreBase {
-  /** References an existing store, for grants. Nothing is created or deleted. */
+  /**
+   * References an existing store, for grants. Nothing is created or deleted.
+   *
+   * @param scope the construct scope in which to define the reference
+   * @param id the construct id, unique within `scope`
+   * @param customKeyStoreId the id of the existing store (`cks-` followed by 17 hexadecimal digits)
+   */
   public static fromCustomKeyStoreId(scope: Construct, id: string, customKeyStoreId: string): ICustomKeyStore {
     validateStoreId('customKeyStoreId', customKeyStoreId);
     class Import extends CustomKeyStoreBase {
@@ -250,6 +285,11 @@ export class CustomKeyStore extends CustomKeyStoreBase {
    */
   public readonly customKeyStoreConnectionState: string;
 
+  /**
+   * @param scope the construct scope (usually the stack) in which to define the store
+   * @param id the construct id, unique within `scope`
+   * @param props the store's name, backend, connection, removal policy and delete behaviour
+   */
   constructor(scope: Construct, id: string, props: CustomKeyStoreProps) {
     super(scope, id);
     const name = props.customKeyStoreName;

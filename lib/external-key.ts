@@ -109,6 +109,11 @@ export class ExternalKey extends kms.Key {
    */
   public readonly keyMaterial: ImportedKeyMaterial;
 
+  /**
+   * @param scope the construct scope (usually the stack) in which to define the key
+   * @param id the construct id, unique within `scope`
+   * @param externalKeyProps the key's properties (as `kms.Key`'s) and its material
+   */
   constructor(scope: Construct, id: string, externalKeyProps: ExternalKeyProps = {}) {
     const props = applyPropertyInjectors(ExternalKey.PROPERTY_INJECTION_ID, externalKeyProps, scope, id);
     super(scope, id, guardRotation(scope, id, {
@@ -155,6 +160,8 @@ export class ExternalKey extends kms.Key {
 
   /**
    * Grants kms:DeleteImportedKeyMaterial on this key, in its key policy.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
    */
   public grantDeleteImportedKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return grantOnKey(this, this, grantee, DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
@@ -162,6 +169,8 @@ export class ExternalKey extends kms.Key {
 
   /**
    * Grants kms:GetParametersForImport and kms:ImportKeyMaterial on this key, in its key policy.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
    */
   public grantImportKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return grantOnKey(this, this, grantee, IMPORT_KEY_MATERIAL_ACTIONS);

@@ -91,6 +91,9 @@ export interface ImportedKeyMaterialProps extends KeyMaterialOptions {
  * create: deletes it when the stack is destroyed, and optionally imports it on create.
  *
  * @example
+ * import * as kms from 'aws-cdk-lib/aws-kms';
+ * import { ImportedKeyMaterial } from 'cdk-kms-lifecycle';
+ *
  * // When this stack is destroyed, delete the imported key material of key X.
  * new ImportedKeyMaterial(this, 'Shred', {
  *   key: kms.Key.fromKeyArn(this, 'Key', 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab'),
@@ -100,6 +103,11 @@ export class ImportedKeyMaterial extends Construct {
   /** The key whose material is managed. */
   public readonly key: kms.IKey;
 
+  /**
+   * @param scope the construct scope (usually the stack) in which to define the material resource
+   * @param id the construct id, unique within `scope`
+   * @param props the key, and optionally the material to import and its expiration
+   */
   constructor(scope: Construct, id: string, props: ImportedKeyMaterialProps) {
     super(scope, id);
     this.key = props.key;
@@ -182,6 +190,8 @@ export class ImportedKeyMaterial extends Construct {
   /**
    * Grants kms:DeleteImportedKeyMaterial on the key: in its key policy when the key is in this
    * stack, otherwise in the grantee's IAM policy scoped to the key ARN.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
    */
   public grantDeleteImportedKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return grantOnKey(this, this.key, grantee, DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
@@ -190,6 +200,8 @@ export class ImportedKeyMaterial extends Construct {
   /**
    * Grants kms:GetParametersForImport and kms:ImportKeyMaterial on the key: in its key policy when
    * the key is in this stack, otherwise in the grantee's IAM policy scoped to the key ARN.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
    */
   public grantImportKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return grantOnKey(this, this.key, grantee, IMPORT_KEY_MATERIAL_ACTIONS);

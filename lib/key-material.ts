@@ -98,6 +98,9 @@ export interface KeyMaterialConfig {
 export abstract class KeyMaterial {
   /**
    * Plaintext key material held in a Secrets Manager secret.
+   *
+   * @param secret the secret that holds the plaintext material (read by the handler only at import time)
+   * @param options how the material is encoded in the secret, and which field and version to read
    */
   public static fromSecret(secret: secretsmanager.ISecret, options: SecretKeyMaterialOptions = {}): KeyMaterial {
     return new SecretKeyMaterial(secret, options);
@@ -176,6 +179,8 @@ export class KeyMaterialExpiration {
    * the key becomes unusable until the same material is imported again. Must lie in the future and
    * at most 365 days after the import: the handler checks this when it imports (synthesis never
    * reads the clock). Prefer `after()`, which needs no new date to stay valid.
+   *
+   * @param validTo the time at which KMS deletes the material
    */
   public static at(validTo: Date): KeyMaterialExpiration {
     if (Number.isNaN(validTo.getTime())) {

@@ -34,22 +34,38 @@ export abstract class CustomKeyStoreBase extends Resource implements ICustomKeyS
     this.storeResource.applyRemovalPolicy(policy);
   }
 
-  /** Grants kms:DeleteCustomKeyStore. */
+  /**
+   * Grants kms:DeleteCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantDelete(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, DELETE_CUSTOM_KEY_STORE_ACTIONS);
   }
 
-  /** Grants kms:ConnectCustomKeyStore. */
+  /**
+   * Grants kms:ConnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantConnect(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, CONNECT_CUSTOM_KEY_STORE_ACTIONS);
   }
 
-  /** Grants kms:DisconnectCustomKeyStore. */
+  /**
+   * Grants kms:DisconnectCustomKeyStore (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantDisconnect(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, DISCONNECT_CUSTOM_KEY_STORE_ACTIONS);
   }
 
-  /** Grants kms:DescribeCustomKeyStores. */
+  /**
+   * Grants kms:DescribeCustomKeyStores (IAM allows only `Resource: "*"`, limited to this account).
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantDescribe(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, DESCRIBE_CUSTOM_KEY_STORES_ACTIONS);
   }
