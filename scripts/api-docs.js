@@ -46,7 +46,7 @@ function generateApiMd() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'api-md-'));
   try {
     const out = path.join(dir, 'API.md');
-    execFileSync(process.execPath, [require.resolve('jsii-docgen/bin/jsii-docgen'), '-o', out], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'jsii-docgen', 'bin', 'jsii-docgen'), '-o', out], { cwd: root, stdio: 'pipe' });
     return fs.readFileSync(out, 'utf8');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
