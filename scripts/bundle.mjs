@@ -1,5 +1,5 @@
 // Bundles each handler under lambda/<provider>/index.ts into assets/<provider>/index.js.
-// The AWS SDK v3 clients are bundled in (not taken from the Lambda runtime), see README "Handler bundles".
+// The AWS SDK v3 clients are bundled in (not taken from the Lambda runtime): see CONTRIBUTING.md "Handler bundles".
 import { build } from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
