@@ -10,9 +10,10 @@ const providers = readdirSync(join(root, 'lambda'), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(root, 'lambda', d.name, 'index.ts')))
   .map((d) => d.name);
 
+// Start from an empty assets/, so that a renamed or removed provider leaves no stale bundle to ship.
+rmSync(join(root, 'assets'), { recursive: true, force: true });
 for (const provider of providers) {
   const outdir = join(root, 'assets', provider);
-  rmSync(outdir, { recursive: true, force: true });
   await build({
     entryPoints: [join(root, 'lambda', provider, 'index.ts')],
     outfile: join(outdir, 'index.js'),
