@@ -107,6 +107,11 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
   private readonly aliases: kms.Alias[] = [];
   private readonly expiring: boolean;
 
+  /**
+   * @param scope the construct scope (a stack in the replica's Region) in which to define the replica
+   * @param id the construct id, unique within `scope`
+   * @param props the multi-Region primary, the replica's key properties and its material
+   */
   constructor(scope: Construct, id: string, props: ExternalReplicaKeyProps) {
     super(scope, id);
     const primary = props.primaryKey;
@@ -168,75 +173,133 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
     return kms.KeyGrants.fromKey(this, true);
   }
 
-  /** Defines a new alias for the replica key (in this Region). */
+  /**
+   * Defines a new alias for the replica key (in this Region).
+   *
+   * @param aliasName the alias name (`alias/` is added when missing)
+   */
   public addAlias(aliasName: string): kms.Alias {
     const alias = new kms.Alias(this, this.aliases.length > 0 ? `Alias${aliasName}` : 'Alias', { aliasName, targetKey: this });
     this.aliases.push(alias);
     return alias;
   }
 
-  /** Adds a statement to the replica's key policy. */
+  /**
+   * Adds a statement to the replica's key policy.
+   *
+   * @param statement the statement to add
+   * @param _allowNoOp ignored: the statement is always added (the replica's key policy is defined in this stack)
+   */
   public addToResourcePolicy(statement: iam.PolicyStatement, _allowNoOp?: boolean): iam.AddToResourcePolicyResult {
     this.policy.addStatements(statement);
     return { statementAdded: true, policyDependable: this.policy };
   }
 
-  /** Grants the given actions on this key. */
+  /**
+   * Grants the given actions on this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   * @param actions the KMS actions to grant
+   */
   public grant(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
     return this.grants.actions(grantee, ...actions);
   }
 
-  /** Grants decryption with this key. */
+  /**
+   * Grants decryption with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantDecrypt(grantee: iam.IGrantable): iam.Grant {
     return this.grants.decrypt(grantee);
   }
 
-  /** Grants encryption with this key. */
+  /**
+   * Grants encryption with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantEncrypt(grantee: iam.IGrantable): iam.Grant {
     return this.grants.encrypt(grantee);
   }
 
-  /** Grants encryption and decryption with this key. */
+  /**
+   * Grants encryption and decryption with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantEncryptDecrypt(grantee: iam.IGrantable): iam.Grant {
     return this.grants.encryptDecrypt(grantee);
   }
 
-  /** Grants signing with this key. */
+  /**
+   * Grants signing with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantSign(grantee: iam.IGrantable): iam.Grant {
     return this.grants.sign(grantee);
   }
 
-  /** Grants verifying signatures with this key. */
+  /**
+   * Grants verifying signatures with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantVerify(grantee: iam.IGrantable): iam.Grant {
     return this.grants.verify(grantee);
   }
 
-  /** Grants signing and verifying with this key. */
+  /**
+   * Grants signing and verifying with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantSignVerify(grantee: iam.IGrantable): iam.Grant {
     return this.grants.signVerify(grantee);
   }
 
-  /** Grants generating MACs with this key. */
+  /**
+   * Grants generating MACs with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantGenerateMac(grantee: iam.IGrantable): iam.Grant {
     return this.grants.generateMac(grantee);
   }
 
-  /** Grants verifying MACs with this key. */
+  /**
+   * Grants verifying MACs with this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantVerifyMac(grantee: iam.IGrantable): iam.Grant {
     return this.grants.verifyMac(grantee);
   }
 
-  /** Grants administering this key. */
+  /**
+   * Grants administering this key.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantAdmin(grantee: iam.IGrantable): iam.Grant {
     return this.grants.admin(grantee);
   }
 
-  /** Grants kms:DeleteImportedKeyMaterial on this replica. */
+  /**
+   * Grants kms:DeleteImportedKeyMaterial on this replica.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantDeleteImportedKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, ...DELETE_IMPORTED_KEY_MATERIAL_ACTIONS);
   }
 
-  /** Grants kms:GetParametersForImport and kms:ImportKeyMaterial on this replica. */
+  /**
+   * Grants kms:GetParametersForImport and kms:ImportKeyMaterial on this replica.
+   *
+   * @param grantee the principal to grant the permission to (a role, user, group or any `iam.IGrantable`)
+   */
   public grantImportKeyMaterial(grantee: iam.IGrantable): iam.Grant {
     return this.grant(grantee, ...IMPORT_KEY_MATERIAL_ACTIONS);
   }

@@ -149,11 +149,19 @@ describe.each(CDK_LIBS)('a fresh app with aws-cdk-lib $label', ({ dir, report, t
   test('synthesizes EXTERNAL keys, their material resources and the custom key stores', () => {
     const resources = Object.values<any>(template.Resources);
     const ofType = (type: string) => resources.filter((r) => r.Type === type);
-    expect(ofType('AWS::KMS::Key').map((r) => r.Properties.Origin)).toEqual(['EXTERNAL', 'EXTERNAL']);
-    expect(ofType('Custom::KmsImportedKeyMaterial')).toHaveLength(3);
+    // Two ExternalKeys and a multi-Region primary, each with its material resource, and the one on a key ARN.
+    expect(ofType('AWS::KMS::Key').map((r) => r.Properties.Origin)).toEqual(['EXTERNAL', 'EXTERNAL', 'EXTERNAL']);
+    expect(ofType('Custom::KmsImportedKeyMaterial')).toHaveLength(4);
     const stores = ofType('Custom::KmsCustomKeyStore').map((r) => r.Properties);
     expect(stores.map((p) => p.CustomKeyStoreName ?? p.CustomKeyStoreId).sort()).toEqual(['cks-1234567890abcdef0', 'consumer-hsm', 'consumer-xks']);
     expect(ofType('AWS::KMS::Key').every((r) => r.DeletionPolicy)).toBe(true);
+  });
+
+  test('synthesizes the replica in its own Region, with its material resource', () => {
+    const replica = JSON.parse(fs.readFileSync(path.join(out, 'ConsumerReplica.template.json'), 'utf8'));
+    const types = Object.values<any>(replica.Resources).map((r) => r.Type);
+    expect(types.filter((t) => t === 'AWS::KMS::ReplicaKey')).toHaveLength(1);
+    expect(types.filter((t) => t === 'Custom::KmsImportedKeyMaterial')).toHaveLength(1);
   });
 
   test('the grants reach the operator: key policy for a key in the stack, IAM for the others', () => {

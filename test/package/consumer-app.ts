@@ -40,11 +40,14 @@ const USES: Record<string, (stack: Stack, operator: iam.IRole) => void> = {
     removalPolicy: RemovalPolicy.DESTROY,
   }).grantDisconnect(op),
   adoptedStore: (s, op) => new lib.AdoptedCustomKeyStore(s, 'AdoptedStore', { customKeyStoreId: 'cks-1234567890abcdef0' }).grantDelete(op),
+  externalReplicaKey: (s, op) => new lib.ExternalReplicaKey(new Stack(s.node.root, 'ConsumerReplica', { env: { account: '111122223333', region: 'eu-west-1' }, crossRegionReferences: true }), 'Replica', {
+    primaryKey: new lib.ExternalKey(s, 'MultiRegionPrimary', { multiRegion: true }),
+  }).grantDeleteImportedKeyMaterial(op),
   storeById: (s, op) => lib.CustomKeyStore.fromCustomKeyStoreId(s, 'StoreById', 'cks-0123456789abcdef0').grantDescribe(op),
 };
 
 const app = new App({ outdir: process.env.CONSUMER_OUTDIR });
-const stack = new Stack(app, 'Consumer', { env: { account: '111122223333', region: 'us-east-1' } });
+const stack = new Stack(app, 'Consumer', { env: { account: '111122223333', region: 'us-east-1' }, crossRegionReferences: true });
 const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
 for (const use of Object.values(USES)) use(stack, operator);
 Validations.of(operator).acknowledge({
