@@ -163,6 +163,8 @@ export class KeyMaterialExpiration {
    * app synthesizes the same template on any day, and deploying it again imports nothing.
    * Material is imported again (with a fresh ValidTo) only when the material or the expiration
    * changes in the template. From 1 day to 365 days (KMS's maximum).
+   *
+   * @param validFor how long the material stays valid after each import
    */
   public static after(validFor: Duration): KeyMaterialExpiration {
     if (!validFor.isUnresolved()) {

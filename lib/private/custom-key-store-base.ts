@@ -23,6 +23,8 @@ export abstract class CustomKeyStoreBase extends Resource implements ICustomKeyS
   /**
    * Sets what happens to the store when it is removed from the stack or the stack is destroyed:
    * the store resource's DeletionPolicy and UpdateReplacePolicy (DESTROY or RETAIN).
+   *
+   * @param policy `RemovalPolicy.DESTROY` (disconnect and delete the store) or `RemovalPolicy.RETAIN` (leave it)
    */
   public applyRemovalPolicy(policy: RemovalPolicy): void {
     if (!this.storeResource) {
