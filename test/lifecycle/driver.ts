@@ -5,7 +5,10 @@
  *
  * - Native resources are made real in the emulator: `AWS::KMS::Key` → a key (Origin, KeySpec, KeyUsage,
  *   MultiRegion, Enabled), deleted with ScheduleKeyDeletion when its DeletionPolicy is Delete;
- *   `AWS::SecretsManager::Secret` → a secret (value from `secretValues`), deleted unless retained.
+ *   `AWS::SecretsManager::Secret` → a secret (value from `secretValues`), deleted unless retained;
+ *   `AWS::KMS::ReplicaKey` → ReplicateKey of its PrimaryKeyArn into the driver's Region; aws-cdk-lib's
+ *   cross-Region references (cross-region.ts). Each driver plays one stack in its `env` Region, and sets the
+ *   AWS environment to that Region before every handler invocation (the bundles' clients resolve it then).
  *   Every other native resource (roles, policies, functions, log groups, ...) only exists in the driver.
  * - Custom resources go to the runtime behind their ServiceToken (runtime.ts): for a Provider framework onEvent
  *   function, its Environment (USER_ON_EVENT_FUNCTION_ARN, USER_IS_COMPLETE_FUNCTION_ARN, WAITER_STATE_MACHINE_ARN)
@@ -31,6 +34,7 @@ import {
 import {
   BundleModule, CUSTOM_KEY_STORE_BUNDLE, EMULATOR_DEFAULT_ENV, EmulatorEnv, KEY_MATERIAL_BUNDLE, loadBundle, useEmulatorEnvironment,
 } from './bundles';
+import { applyCrossRegionReference, deleteCrossRegionReference, isCrossRegionReference } from './cross-region';
 import type { InvocationRecord, LambdaFunctionSpec } from './lambda';
 import { CREATE_FAILED_MARKER, ProviderFrameworkRuntime, ProviderSpec } from './provider-framework';
 import type { CfnRequest, CfnResponse, CustomResourceRuntime, ProviderOutcome, RequestType } from './runtime';
@@ -264,7 +268,7 @@ export class LifecycleDriver {
         continue;
       }
       if (before.type !== definition.Type) throw new Error(`${id}: changing a resource's type is not supported by the driver`);
-      if (isCustomResource(definition.Type)) {
+      if (servedByProvider(definition.Type)) {
         const props = this.resolveProps(next, id);
         if (sameJson(props, before.props)) {
           this.live.set(id, { ...before, definition, template: next });
@@ -337,7 +341,7 @@ export class LifecycleDriver {
         this.live.set(t.id, before);
         continue;
       }
-      if (isCustomResource(before.type)) {
+      if (servedByProvider(before.type)) {
         const attempted = t.kind === 'failed' ? this.resolveProps(next, t.id) : current!.props;
         const outcome = await this.invoke(previous, t.id, definition, {
           RequestType: 'Update', ResourceProperties: before.props, OldResourceProperties: attempted,
@@ -414,7 +418,13 @@ export class LifecycleDriver {
     if (this.options.physicalIds?.[id]) return true;
     const props = this.resolveProps(template, id);
     const base = { logicalId: id, type: definition.Type, definition, template, props };
-    if (isCustomResource(definition.Type)) {
+    if (isCrossRegionReference(definition.Type)) {
+      const physical = applyCrossRegionReference(this.emulator, id, definition.Type, props);
+      this.live.set(id, { ...base, physical });
+      this.record(op, { logicalId: id, type: definition.Type, physicalId: physical.ref, action: 'CREATE', status: 'COMPLETE', phase });
+      return true;
+    }
+    if (servedByProvider(definition.Type)) {
       const outcome = await this.invoke(template, id, definition, { RequestType: 'Create', ResourceProperties: props }, phase === 'forward' ? 'forward' : 'rollback');
       const physical = customPhysical(outcome.response);
       const ok = outcome.response.Status === 'SUCCESS';
@@ -433,13 +443,21 @@ export class LifecycleDriver {
           multiRegion: props.MultiRegion === true || props.MultiRegion === 'true',
           description: props.Description as string | undefined,
           enabled: props.Enabled === false || props.Enabled === 'false' ? false : undefined,
+          region: this.env.region,
         });
         physical = { ref: key.keyId, arn: key.arn, attributes: { KeyId: key.keyId } };
         break;
       }
+      case 'AWS::KMS::ReplicaKey': {
+        const primaryArn = String(props.PrimaryKeyArn);
+        const replica = this.emulator.replicateKey(primaryArn, this.env.region, primaryArn.split(':')[3]);
+        physical = { ref: replica.keyId, arn: replica.arn, attributes: { KeyId: replica.keyId, Arn: replica.arn } };
+        break;
+      }
       case 'AWS::SecretsManager::Secret': {
         const value = secretValueFor(this.options.secretValues, id) ?? { secretString: crypto.randomBytes(32).toString('base64') };
-        const arn = this.emulator.putSecret({ name: (props.Name as string | undefined) ?? `${this.stackName}-${id}`, ...value });
+        const replicaRegions = (props.ReplicaRegions as Array<{ Region: string }> | undefined)?.map((r) => r.Region);
+        const arn = this.emulator.putSecret({ name: (props.Name as string | undefined) ?? `${this.stackName}-${id}`, ...value, region: this.env.region, replicaRegions });
         physical = { ref: arn, arn };
         break;
       }
@@ -461,7 +479,8 @@ export class LifecycleDriver {
         await this.kms.send(enabled ? new EnableKeyCommand({ KeyId: before.physical.ref }) : new DisableKeyCommand({ KeyId: before.physical.ref }));
       }
     }
-    this.live.set(id, { ...before, definition, template, props });
+    const physical = isCrossRegionReference(definition.Type) ? applyCrossRegionReference(this.emulator, id, definition.Type, props) : before.physical;
+    this.live.set(id, { ...before, definition, template, props, physical });
   }
 
   private async deleteResource(id: string, op: StackOperation, phase: StackEvent['phase']): Promise<boolean> {
@@ -477,7 +496,7 @@ export class LifecycleDriver {
     // A resource replaced during an update follows its UpdateReplacePolicy; a removed or deleted one its DeletionPolicy.
     const rule = r.definition[policy];
     const retain = rule === 'Retain' || (rule === 'RetainExceptOnCreate' && phase !== 'rollback');
-    if (isCustomResource(r.type)) {
+    if (servedByProvider(r.type)) {
       if (retain) {
         this.record(op, { logicalId: r.logicalId, type: r.type, physicalId: r.physical.ref, action: 'DELETE', status: 'RETAINED', phase });
         return true;
@@ -493,7 +512,7 @@ export class LifecycleDriver {
       this.record(op, { logicalId: r.logicalId, type: r.type, physicalId: r.physical.ref, action: 'DELETE', status: 'RETAINED', phase });
       return true;
     }
-    if (r.type === 'AWS::KMS::Key') {
+    if (r.type === 'AWS::KMS::Key' || r.type === 'AWS::KMS::ReplicaKey') {
       const days = Number(r.props.PendingWindowInDays ?? 30);
       try {
         await this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: r.physical.ref, PendingWindowInDays: days }));
@@ -505,7 +524,9 @@ export class LifecycleDriver {
         }
       }
     } else if (r.type === 'AWS::SecretsManager::Secret') {
-      this.emulator.deleteSecret(r.physical.ref);
+      this.emulator.deleteSecret(r.physical.ref, this.env.region);
+    } else if (isCrossRegionReference(r.type)) {
+      deleteCrossRegionReference(this.emulator, r.type, r.props);
     }
     this.record(op, { logicalId: r.logicalId, type: r.type, physicalId: r.physical.ref, action: 'DELETE', status: 'COMPLETE', phase });
     return true;
@@ -529,6 +550,8 @@ export class LifecycleDriver {
       ...request,
     };
     let outcome: ProviderOutcome;
+    // The handler runs in this stack's Region (its SDK clients resolve the Region on their first call).
+    if (this.options.configureEnvironment !== false) useEmulatorEnvironment(this.emulator, this.env);
     const unreachable = this.providerMissing(template, id);
     if (unreachable) {
       // CloudFormation cannot invoke a deleted provider: the request fails without a handler call.
@@ -552,15 +575,15 @@ export class LifecycleDriver {
   /** Dependencies of `id` that are gone, or (keys) scheduled for deletion, in the emulator. */
   private missingDependencies(template: DriverTemplate, id: string): string[] {
     const missing: string[] = [];
-    const state = this.emulator.state();
+    const state = this.emulator.state(this.env.region);
     const keys = state.keys as Array<{ KeyId: string; KeyState: string }>;
     const secrets = state.secrets as Array<{ arn: string }>;
     for (const dep of transitiveDependencies(template, id)) {
       const r = this.live.get(dep);
       if (!r) { missing.push(dep); continue; }
-      if (r.type === 'AWS::KMS::Key') {
+      if (r.type === 'AWS::KMS::Key' || r.type === 'AWS::KMS::ReplicaKey') {
         const key = keys.find((k) => k.KeyId === r.physical.ref);
-        if (!key || key.KeyState === 'PendingDeletion') missing.push(dep);
+        if (!key || key.KeyState === 'PendingDeletion' || key.KeyState === 'PendingReplicaDeletion') missing.push(dep);
       } else if (r.type === 'AWS::SecretsManager::Secret') {
         if (!secrets.some((s) => s.arn === r.physical.ref)) missing.push(dep);
       }
@@ -689,6 +712,11 @@ function secretValueFor(values: Record<string, SecretValue> | undefined, logical
 
 export function isCustomResource(type: string): boolean {
   return type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource';
+}
+
+/** Custom resources sent to their provider (aws-cdk-lib's cross-Region references are played natively). */
+function servedByProvider(type: string): boolean {
+  return isCustomResource(type) && !isCrossRegionReference(type);
 }
 
 /** The physical ids a custom resource's response gives. */
