@@ -32,7 +32,7 @@ import { KeyMaterialResourceProperties } from '../lib/private/key-material-contr
 import {
   Deadline, handler, HandlerOptions, keyIdFromArn, KeyMaterialEvent, KeyMaterialResponse, onEvent as handlerOnEvent,
 } from '../lambda/key-material-provider/index';
-import { CLIENT_CONFIG } from '../lambda/shared/clients';
+import { CLIENT_CONFIG, kms as handlerKms } from '../lambda/shared/clients';
 import { CapturedLogs, captureLogs } from './util/logs';
 import { scriptedEndpoint, withModuleAt } from './util/scripted-endpoint';
 import {
@@ -734,7 +734,7 @@ describe('Update', () => {
     cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
     const before = withMaterial({ KeySpec: 'RSA_2048' });
     await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'PEM' } }))).rejects.toThrow(
-      /^Cannot change the key material of arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(RSA_2048\) for resource KeyMaterialC0FFEE42: KMS only accepts new material for single-Region SYMMETRIC_DEFAULT keys\. Restore the previous material source \(secret arn:aws:secretsmanager:.*:secret:key-material-AbCdEf\), or create a new key/);
+      /^Cannot change the key material of arn:aws:kms:eu-west-1:111122223333:key\/1234abcd-12ab-34cd-56ef-1234567890ab \(RSA_2048\) for resource KeyMaterialC0FFEE42: KMS only accepts new material for SYMMETRIC_DEFAULT keys; asymmetric and HMAC material never changes after the first import\. Restore the previous material source \(secret arn:aws:secretsmanager:.*:secret:key-material-AbCdEf\), or create a new key/);
     expect(cfnMock).toHaveReceivedCommandWith(DescribeStacksCommand, { StackName: STACK_ID });
     expect(kmsMock).not.toHaveReceivedAnyCommand();
     expect(smMock).not.toHaveReceivedAnyCommand();
@@ -745,14 +745,6 @@ describe('Update', () => {
     const before = withMaterial({ KeySpec: 'HMAC_256' });
     await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: SECRET_ARN, Encoding: 'AUTO', VersionStage: 'AWSPENDING' } })))
       .rejects.toThrow(/^Cannot change the key material of arn:.* \(HMAC_256\) for resource KeyMaterialC0FFEE42: KMS only accepts new material/);
-    expect(kmsMock).not.toHaveReceivedAnyCommand();
-  });
-
-  test('refuses new material for a multi-Region symmetric key', async () => {
-    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
-    const before = withMaterial({ MultiRegion: 'true' });
-    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'AUTO' } })))
-      .rejects.toThrow(/^Cannot change the key material of arn:.* \(SYMMETRIC_DEFAULT, multi-Region\) for resource KeyMaterialC0FFEE42/);
     expect(kmsMock).not.toHaveReceivedAnyCommand();
   });
 
@@ -785,6 +777,131 @@ describe('Update', () => {
     expect(kmsMock).not.toHaveReceivedAnyCommand();
     expect(smMock).not.toHaveReceivedAnyCommand();
     expect(cfnMock).not.toHaveReceivedAnyCommand();
+  });
+});
+
+describe('Update: new material for a multi-Region symmetric key', () => {
+  const REPLICA_REGION = 'ap-south-1';
+  const REPLICA_ARN = KEY_ARN.replace(`:${REGION}:`, `:${REPLICA_REGION}:`);
+  const NEW_MATERIAL_ID = 'd'.repeat(64);
+  /** The handler's own client (the Lambda's Region). */
+  const HOME = 'handler Region';
+  const before = withMaterial({ MultiRegion: 'true' });
+  const after = { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'BINARY' as const } };
+  const material = materialBytes(32, 11);
+
+  function describeAs(type: 'PRIMARY' | 'REPLICA'): void {
+    kmsMock.on(DescribeKeyCommand).resolves({
+      KeyMetadata: {
+        KeyId: KEY_ID, Arn: type === 'PRIMARY' ? KEY_ARN : REPLICA_ARN, MultiRegion: true,
+        MultiRegionConfiguration: {
+          MultiRegionKeyType: type,
+          PrimaryKey: { Arn: KEY_ARN, Region: REGION },
+          ReplicaKeys: [{ Arn: REPLICA_ARN, Region: REPLICA_REGION }],
+        },
+      },
+    });
+  }
+
+  /** The KeyId and ImportType of every ImportKeyMaterial, and the Region of the client that sent it. */
+  async function imports(): Promise<Array<[string | undefined, string | undefined, string]>> {
+    return Promise.all(kmsMock.commandCalls(ImportKeyMaterialCommand).map(async (c) =>
+      [c.args[0].input.KeyId, c.args[0].input.ImportType, c.thisValue === handlerKms ? HOME : await (c.thisValue as KMSClient).config.region()] as [string | undefined, string | undefined, string]));
+  }
+
+  beforeEach(() => {
+    secretHoldsBinary(Buffer.from(material)); // a copy: the handler zeroes the plaintext it read
+    kmsAcceptsImports(NEW_MATERIAL_ID);
+  });
+
+  test('on the primary: NEW on the primary, the same material EXISTING into each replica in its Region, then RotateKeyOnDemand', async () => {
+    // GIVEN: the material is not associated with the key yet
+    describeAs('PRIMARY');
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'EXISTING_KEY_MATERIAL', KeyId: KEY_ARN }).rejects(kmsError(IncorrectKeyMaterialException, 'not associated'));
+    listKeyRotationsPages({ Rotations: [{ KeyMaterialId: KEY_MATERIAL_ID, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' }], Truncated: false });
+    kmsMock.on(RotateKeyOnDemandCommand).resolves({ KeyId: KEY_ID });
+
+    // WHEN
+    const result = await onEvent(updateEvent(before, after));
+
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID, KeyMaterialId: NEW_MATERIAL_ID } });
+    expect(await imports()).toEqual([
+      [KEY_ARN, 'EXISTING_KEY_MATERIAL', HOME],
+      [KEY_ARN, 'NEW_KEY_MATERIAL', HOME],
+      [REPLICA_ARN, 'EXISTING_KEY_MATERIAL', REPLICA_REGION],
+    ]);
+    expect(kmsMock.commandCalls(GetParametersForImportCommand).map((c) => c.args[0].input.KeyId)).toEqual([KEY_ARN, KEY_ARN, REPLICA_ARN]);
+    expect(unwrapOaep(importInput(2).EncryptedKeyMaterial!)).toEqual(material);
+    expect(kmsMock).toHaveReceivedCommandWith(RotateKeyOnDemandCommand, { KeyId: KEY_ARN });
+    const order = kmsMock.calls().map((c) => c.args[0].constructor.name);
+    expect(order.lastIndexOf('ImportKeyMaterialCommand')).toBeLessThan(order.indexOf('RotateKeyOnDemandCommand'));
+  });
+
+  test('on the primary: a replica that refuses the import fails the update and removes the new material again', async () => {
+    describeAs('PRIMARY');
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'EXISTING_KEY_MATERIAL', KeyId: KEY_ARN }).rejects(kmsError(IncorrectKeyMaterialException, 'not associated'));
+    kmsMock.on(ImportKeyMaterialCommand, { KeyId: REPLICA_ARN }).rejects(kmsError(KMSInvalidStateException, 'is pending deletion'));
+    listKeyRotationsPages({ Rotations: [{ KeyMaterialId: KEY_MATERIAL_ID, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' }], Truncated: false });
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN, KeyMaterialId: NEW_MATERIAL_ID });
+
+    await expect(onEvent(updateEvent(before, after))).rejects.toThrow(
+      new RegExp(`^KMS ImportKeyMaterial failed for key ${REPLICA_ARN.replace(/[/]/g, '\\/')} .*KMSInvalidStateException.* The new material was removed from the primary and every replica again`));
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN, KeyMaterialId: NEW_MATERIAL_ID }]);
+    expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
+  });
+
+  test('on the primary: material left pending by an earlier attempt is finished, not imported as new again', async () => {
+    describeAs('PRIMARY');
+    listKeyRotationsPages({
+      Rotations: [
+        { KeyMaterialId: KEY_MATERIAL_ID, KeyMaterialState: 'CURRENT', ImportState: 'IMPORTED' },
+        { KeyMaterialId: NEW_MATERIAL_ID, KeyMaterialState: 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION', ImportState: 'IMPORTED' },
+      ],
+      Truncated: false,
+    });
+    kmsMock.on(RotateKeyOnDemandCommand).resolves({ KeyId: KEY_ID });
+
+    await onEvent(updateEvent(before, after));
+
+    expect(await imports()).toEqual([[KEY_ARN, 'EXISTING_KEY_MATERIAL', HOME], [REPLICA_ARN, 'EXISTING_KEY_MATERIAL', REPLICA_REGION]]);
+    expect(kmsMock).toHaveReceivedCommandTimes(RotateKeyOnDemandCommand, 1);
+    expect(kmsMock).not.toHaveReceivedCommand(DeleteImportedKeyMaterialCommand);
+  });
+
+  test('on the primary: another abandoned pending material is deleted before the new one is imported', async () => {
+    describeAs('PRIMARY');
+    kmsMock.on(ImportKeyMaterialCommand, { ImportType: 'EXISTING_KEY_MATERIAL', KeyId: KEY_ARN }).rejects(kmsError(IncorrectKeyMaterialException, 'not associated'));
+    listKeyRotationsPages({ Rotations: [{ KeyMaterialId: 'e'.repeat(64), KeyMaterialState: 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION', ImportState: 'IMPORTED' }], Truncated: false });
+    kmsMock.on(DeleteImportedKeyMaterialCommand).resolves({ KeyId: KEY_ARN });
+    kmsMock.on(RotateKeyOnDemandCommand).resolves({ KeyId: KEY_ID });
+
+    await onEvent(updateEvent(before, after));
+
+    expect(kmsMock.commandCalls(DeleteImportedKeyMaterialCommand).map((c) => c.args[0].input)).toEqual([{ KeyId: KEY_ARN, KeyMaterialId: 'e'.repeat(64) }]);
+    expect((await imports()).map((i) => i[1])).toEqual(['EXISTING_KEY_MATERIAL', 'NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL']);
+  });
+
+  test('on a replica: only re-imports into the replica itself, never NEW and never a rotation', async () => {
+    describeAs('REPLICA');
+    listKeyRotationsPages({ Rotations: [{ KeyMaterialId: NEW_MATERIAL_ID, KeyMaterialState: 'PENDING_MULTI_REGION_IMPORT_AND_ROTATION', ImportState: 'IMPORTED' }], Truncated: false });
+    const replicaBefore = { ...before, KeyArn: REPLICA_ARN };
+
+    const result = await onEvent(updateEvent(replicaBefore, { ...after, KeyArn: REPLICA_ARN }));
+
+    expect(result.Data).toEqual({ KeyId: KEY_ID, KeyMaterialId: NEW_MATERIAL_ID });
+    expect((await imports()).map((i) => [i[0], i[1]])).toEqual([[REPLICA_ARN, 'EXISTING_KEY_MATERIAL']]);
+    expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
+  });
+
+  test('on a replica: material the primary does not have yet fails, naming the primary to deploy first', async () => {
+    describeAs('REPLICA');
+    kmsMock.on(ImportKeyMaterialCommand).rejects(kmsError(IncorrectKeyMaterialException, 'not associated'));
+
+    await expect(onEvent(updateEvent({ ...before, KeyArn: REPLICA_ARN }, { ...after, KeyArn: REPLICA_ARN }))).rejects.toThrow(
+      `Cannot change the key material of replica key ${REPLICA_ARN} (resource ${LOGICAL_ID}): this material is not associated with the multi-Region key yet, ` +
+      `and KMS takes new material only on the primary key ${KEY_ARN}. Deploy the primary's stack (in ${REGION}) with the new material first`);
+    expect(kmsMock).not.toHaveReceivedCommand(RotateKeyOnDemandCommand);
   });
 });
 

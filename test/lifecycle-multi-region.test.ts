@@ -5,6 +5,7 @@
  * cross-Region reference, so it deploys after the primary's and is destroyed before it. Every assertion is on
  * the emulator's state in each Region.
  */
+import { KMSClient, ScheduleKeyDeletionCommand, CancelKeyDeletionCommand, EnableKeyCommand } from '@aws-sdk/client-kms';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { ExternalKey, ExternalReplicaKey, KeyMaterial } from '../lib';
@@ -13,6 +14,7 @@ import { EMULATOR_DEFAULT_ENV } from './lifecycle/bundles';
 import { DriverTemplate, LifecycleDriver } from './lifecycle/driver';
 import { symmetricMaterial } from './lifecycle/materials';
 import { synth } from './lifecycle/stacks';
+import { importMaterial } from './util/kms-import';
 import { CapturedLogs, captureLogs } from './util/logs';
 
 const ACCOUNT = EMULATOR_DEFAULT_ENV.account;
@@ -53,12 +55,19 @@ function apps(source: keyof typeof SECRET_NAMES = 'MaterialA'): Apps {
 
 let emulator: Emulator;
 let logs: CapturedLogs;
+const clients: Record<string, KMSClient> = {};
 
 beforeAll(async () => {
   emulator = await startEmulator({ region: PRIMARY.region });
+  for (const region of [PRIMARY.region, REPLICA.region]) {
+    clients[region] = new KMSClient({
+      endpoint: emulator.endpoint, region, maxAttempts: 1, credentials: { accessKeyId: 'AKIDOUTOFBAND', secretAccessKey: 'out-of-band' },
+    });
+  }
 });
 
 afterAll(async () => {
+  Object.values(clients).forEach((c) => c.destroy());
   await emulator.close();
 });
 
@@ -135,5 +144,137 @@ describe('destroy', () => {
     }
     expect(key(PRIMARY.region, keyId).KeyState).toBe('PendingReplicaDeletion');
     expect(d.primary.invocations.concat(d.replica.invocations).flatMap((i) => i.missingDependencies)).toEqual([]);
+  });
+});
+
+/** Both stacks deployed with MaterialA; returns the drivers and the key id. */
+async function deployedPair(): Promise<{ d: ReturnType<typeof drivers>; keyId: string }> {
+  const d = drivers();
+  const templates = apps('MaterialA');
+  await d.primary.deploy(templates.primary);
+  await d.replica.deploy(templates.replica);
+  return { d, keyId: keyIdOf(d.primary) };
+}
+
+/** Material id and KeyMaterialState of every imported material of the key in a Region. */
+function materialStates(region: string, keyId: string): Array<[string, string, string]> {
+  return key(region, keyId).materials.map((m) => [m.KeyMaterialId, m.state, m.importState]);
+}
+
+/** The KMS calls that change material, with their Region, from `from` on. */
+function materialCalls(from: number): Array<[string, string, unknown]> {
+  return emulator.calls.slice(from)
+    .filter((c) => ['ImportKeyMaterial', 'RotateKeyOnDemand', 'DeleteImportedKeyMaterial'].includes(c.operation) && c.outcome === 'ok')
+    .map((c) => [c.operation, c.region, c.input.ImportType]);
+}
+
+describe('rotation', () => {
+  test('a new material on the primary stack rotates in KMS\'s order: NEW on the primary, EXISTING on the replica, then RotateKeyOnDemand', async () => {
+    const { d, keyId } = await deployedPair();
+    const a = keyMaterialId(keyId, symmetricMaterial(1));
+    const b = keyMaterialId(keyId, symmetricMaterial(2));
+    const from = emulator.calls.length;
+
+    const op = await d.primary.deploy(apps('MaterialB').primary);
+
+    expect(op.status).toBe('UPDATE_COMPLETE');
+    expect(materialCalls(from)).toEqual([
+      ['ImportKeyMaterial', PRIMARY.region, 'NEW_KEY_MATERIAL'],
+      ['ImportKeyMaterial', REPLICA.region, 'EXISTING_KEY_MATERIAL'],
+      ['RotateKeyOnDemand', PRIMARY.region, undefined],
+    ]);
+    for (const region of [PRIMARY.region, REPLICA.region]) {
+      expect(key(region, keyId)).toMatchObject({ KeyState: 'Enabled', CurrentKeyMaterialId: b });
+      expect(materialStates(region, keyId)).toEqual([[a, 'NON_CURRENT', 'IMPORTED'], [b, 'CURRENT', 'IMPORTED']]);
+    }
+
+    // The replica stack's own deploy then re-imports the (now current) material in its Region: nothing changes.
+    const replicaFrom = emulator.calls.length;
+    expect((await d.replica.deploy(apps('MaterialB').replica)).status).toBe('UPDATE_COMPLETE');
+    expect(materialCalls(replicaFrom)).toEqual([['ImportKeyMaterial', REPLICA.region, 'EXISTING_KEY_MATERIAL']]);
+    expect(materialStates(REPLICA.region, keyId)).toEqual([[a, 'NON_CURRENT', 'IMPORTED'], [b, 'CURRENT', 'IMPORTED']]);
+
+    // Destroy leaves no material imported in either Region, the previous one included.
+    await d.replica.destroy();
+    await d.primary.destroy();
+    for (const region of [PRIMARY.region, REPLICA.region]) {
+      expect(materialStates(region, keyId).filter(([, , imported]) => imported === 'IMPORTED')).toEqual([]);
+    }
+  });
+
+  test('the replica stack deployed with the new material before the primary\'s fails and rolls back, naming the primary stack to deploy first', async () => {
+    const { d, keyId } = await deployedPair();
+    const a = keyMaterialId(keyId, symmetricMaterial(1));
+
+    const op = await d.replica.deploy(apps('MaterialB').replica);
+
+    expect(op.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+    expect(op.failures[0].reason).toMatch(/this material is not associated with the multi-Region key yet, and KMS takes new material only on the primary key .* Deploy the primary's stack \(in us-east-1\)/);
+    for (const region of [PRIMARY.region, REPLICA.region]) {
+      expect(materialStates(region, keyId)).toEqual([[a, 'CURRENT', 'IMPORTED']]);
+    }
+    await d.replica.destroy();
+    await d.primary.destroy();
+  });
+
+  test('a replica that cannot take the material fails the primary\'s update, and the rollback leaves the previous material current everywhere', async () => {
+    const { d, keyId } = await deployedPair();
+    const a = keyMaterialId(keyId, symmetricMaterial(1));
+    await clients[REPLICA.region].send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
+
+    const op = await d.primary.deploy(apps('MaterialB').primary);
+
+    expect(op.status).toBe('UPDATE_ROLLBACK_COMPLETE');
+    expect(op.failures[0].reason).toMatch(new RegExp(`KMS GetParametersForImport failed for key arn:aws:kms:${REPLICA.region}:.*The new material was removed from the primary and every replica again`));
+    expect(materialStates(PRIMARY.region, keyId)).toEqual([[a, 'CURRENT', 'IMPORTED']]);
+    expect(materialStates(REPLICA.region, keyId)).toEqual([[a, 'CURRENT', 'IMPORTED']]);
+    await clients[REPLICA.region].send(new CancelKeyDeletionCommand({ KeyId: keyId }));
+    await clients[REPLICA.region].send(new EnableKeyCommand({ KeyId: keyId }));
+    await d.replica.destroy();
+    await d.primary.destroy();
+  });
+});
+
+describe('a rotation left half-done converges', () => {
+  /** What a cut-off earlier attempt leaves: MaterialB imported NEW into the primary only. */
+  async function leaveHalfDone(keyId: string): Promise<void> {
+    await importMaterial(clients[PRIMARY.region], keyId, symmetricMaterial(2), { importType: 'NEW_KEY_MATERIAL' });
+    expect(materialStates(PRIMARY.region, keyId)[1][1]).toBe('PENDING_MULTI_REGION_IMPORT_AND_ROTATION');
+    expect(materialStates(REPLICA.region, keyId)[1][2]).toBe('PENDING_IMPORT');
+  }
+
+  test('on the primary stack\'s next deploy: the pending material is imported into the replica and rotated to, not imported as new again', async () => {
+    const { d, keyId } = await deployedPair();
+    await leaveHalfDone(keyId);
+    const from = emulator.calls.length;
+
+    expect((await d.primary.deploy(apps('MaterialB').primary)).status).toBe('UPDATE_COMPLETE');
+
+    expect(materialCalls(from)).toEqual([
+      ['ImportKeyMaterial', PRIMARY.region, 'EXISTING_KEY_MATERIAL'],
+      ['ImportKeyMaterial', REPLICA.region, 'EXISTING_KEY_MATERIAL'],
+      ['RotateKeyOnDemand', PRIMARY.region, undefined],
+    ]);
+    const b = keyMaterialId(keyId, symmetricMaterial(2));
+    for (const region of [PRIMARY.region, REPLICA.region]) expect(key(region, keyId).CurrentKeyMaterialId).toBe(b);
+    await d.replica.destroy();
+    await d.primary.destroy();
+  });
+
+  test('on the replica stack\'s deploy first: the replica takes the pending material, and the primary stack\'s deploy then rotates', async () => {
+    const { d, keyId } = await deployedPair();
+    await leaveHalfDone(keyId);
+    const b = keyMaterialId(keyId, symmetricMaterial(2));
+
+    expect((await d.replica.deploy(apps('MaterialB').replica)).status).toBe('UPDATE_COMPLETE');
+    expect(materialStates(PRIMARY.region, keyId)[1]).toEqual([b, 'PENDING_ROTATION', 'IMPORTED']);
+    expect(materialStates(REPLICA.region, keyId)[1]).toEqual([b, 'PENDING_ROTATION', 'IMPORTED']);
+
+    expect((await d.primary.deploy(apps('MaterialB').primary)).status).toBe('UPDATE_COMPLETE');
+    for (const region of [PRIMARY.region, REPLICA.region]) {
+      expect(key(region, keyId)).toMatchObject({ KeyState: 'Enabled', CurrentKeyMaterialId: b });
+    }
+    await d.replica.destroy();
+    await d.primary.destroy();
   });
 });

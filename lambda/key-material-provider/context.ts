@@ -19,7 +19,7 @@ export interface KeyMaterialResponse {
 /** What a request did, as logged in its summary line. */
 export type KeyMaterialOutcome =
   | 'NO_MATERIAL' | 'IMPORTED' | 'REIMPORTED' | 'NO_CHANGE' | 'MATERIAL_SOURCE_REMOVED' | 'ROLLBACK_ACCEPTED'
-  | 'ROTATED' | 'ROTATED_PENDING' | 'EXISTING_MATERIAL' | 'EXISTING_MATERIAL_NON_CURRENT'
+  | 'ROTATED' | 'ROTATED_PENDING' | 'EXISTING_MATERIAL' | 'EXISTING_MATERIAL_NON_CURRENT' | 'REPLICA_IMPORTED_PENDING'
   | 'RETAINED' | 'DELETED' | 'ALREADY_GONE' | 'LEFT_ON_ROLLBACK';
 
 /** The key id in a key ARN (`arn:...:key/<id>` → `<id>`); a bare key id is returned as is. */

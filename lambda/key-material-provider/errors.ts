@@ -48,7 +48,7 @@ export function kmsFailure(operation: string, err: unknown, subject: FailureSubj
           'Set materialRemovalPolicy to RETAIN, or retain this resource when retrying the stack delete.');
       }
       if (operation === 'RotateKeyOnDemand') {
-        return new HandlerError(`${head} KMS does not rotate this key on demand (KMS says: "${quoted}"). Only single-Region SYMMETRIC_DEFAULT keys ` +
+        return new HandlerError(`${head} KMS does not rotate this key on demand (KMS says: "${quoted}"). Only SYMMETRIC_DEFAULT keys ` +
           `with imported material can take new material; restore the previous material source.`);
       }
       return new HandlerError(`${head} the key's Origin is not EXTERNAL (or it is in a custom key store); only EXTERNAL keys accept imported ` +
@@ -62,7 +62,7 @@ export function kmsFailure(operation: string, err: unknown, subject: FailureSubj
         'If it is pending deletion, cancel the deletion and enable the key; if it is disabled, enable it; then retry the deployment.');
     case 'IncorrectKeyMaterialException':
       return new HandlerError(`${head} the material differs from the material already imported into this key. ` +
-        'A key only accepts the material it was first given (single-Region SYMMETRIC_DEFAULT keys can also take new material by rotation): point ' +
+        'A key only accepts the material it was first given (SYMMETRIC_DEFAULT keys can also take new material by rotation): point ' +
         'the resource at the original material, or create a new key.');
     case 'ExpiredImportTokenException':
     case 'InvalidImportTokenException':

@@ -3,7 +3,7 @@
  * GetParametersForImport, wrap it under the returned public key, ImportKeyMaterial. The plaintext is zeroed
  * whatever happens.
  */
-import { GetParametersForImportCommand, ImportKeyMaterialCommand, ImportKeyMaterialCommandInput } from '@aws-sdk/client-kms';
+import { GetParametersForImportCommand, ImportKeyMaterialCommand, ImportKeyMaterialCommandInput, KMSClient } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { WRAPPING_KEY_SPEC, wrappingAlgorithmFor } from '../../lib/private/key-material-contract';
 import { kms, secretsManager } from '../shared/clients';
@@ -49,18 +49,24 @@ export interface PreparedImport {
   readonly encryptedKeyMaterial: Uint8Array;
 }
 
+/** Where an import goes when it is not this resource's key: a related multi-Region key, with a client of its Region. */
+export interface ImportTarget {
+  readonly keyArn: string;
+  readonly client: KMSClient;
+}
+
 /** GetParametersForImport, then wrap the material under the returned public key. */
-export async function prepareImport(ctx: KeyMaterialContext, material: Buffer): Promise<PreparedImport> {
+export async function prepareImport(ctx: KeyMaterialContext, material: Buffer, target?: ImportTarget): Promise<PreparedImport> {
   const wrappingAlgorithm = wrappingAlgorithmFor(ctx.props.KeySpec);
   let params;
   try {
-    params = await ctx.kms('GetParametersForImport', (abortSignal) => kms.send(new GetParametersForImportCommand({
-      KeyId: ctx.keyArn,
+    params = await ctx.kms('GetParametersForImport', (abortSignal) => (target?.client ?? kms).send(new GetParametersForImportCommand({
+      KeyId: target?.keyArn ?? ctx.keyArn,
       WrappingAlgorithm: wrappingAlgorithm,
       WrappingKeySpec: WRAPPING_KEY_SPEC,
     }), { abortSignal }));
   } catch (err) {
-    throw kmsFailure('GetParametersForImport', err, ctx.subject());
+    throw kmsFailure('GetParametersForImport', err, target ? { ...ctx.subject(), keyArn: target.keyArn } : ctx.subject());
   }
   if (!params.PublicKey || !params.ImportToken) {
     throw new HandlerError(`KMS GetParametersForImport for key ${ctx.keyArn} (resource ${ctx.event.LogicalResourceId}) returned no public key or ` +
@@ -83,13 +89,15 @@ export interface ImportOptions {
   readonly importType?: 'EXISTING_KEY_MATERIAL' | 'NEW_KEY_MATERIAL';
   /** Reject with the raw SDK error instead of the mapped one. */
   readonly raw?: boolean;
+  /** Import into this key instead of the resource's (the parameters must come from the same key). */
+  readonly target?: ImportTarget;
 }
 
 export async function sendImport(ctx: KeyMaterialContext, prepared: PreparedImport, options: ImportOptions): Promise<{ keyMaterialId?: string }> {
   const expirationModel = expirationModelOf(ctx.props);
   const validTo = resolveValidTo(ctx.props, Date.now()); // ValidFor: import time + the duration
   const input: ImportKeyMaterialCommandInput = {
-    KeyId: ctx.keyArn,
+    KeyId: options.target?.keyArn ?? ctx.keyArn,
     ImportToken: prepared.importToken,
     EncryptedKeyMaterial: prepared.encryptedKeyMaterial,
     ExpirationModel: expirationModel,
@@ -97,14 +105,16 @@ export async function sendImport(ctx: KeyMaterialContext, prepared: PreparedImpo
     ...(options.importType && ctx.props.KeySpec === 'SYMMETRIC_DEFAULT' ? { ImportType: options.importType } : {}),
   };
   try {
-    const out = await ctx.kms('ImportKeyMaterial', (abortSignal) => kms.send(new ImportKeyMaterialCommand(input), { abortSignal }));
-    ctx.log.info('material imported', { importType: input.ImportType, expirationModel, validTo: validTo?.toISOString(), keyMaterialId: out.KeyMaterialId });
+    const out = await ctx.kms('ImportKeyMaterial', (abortSignal) => (options.target?.client ?? kms).send(new ImportKeyMaterialCommand(input), { abortSignal }));
+    ctx.log.info('material imported', {
+      importType: input.ImportType, expirationModel, validTo: validTo?.toISOString(), keyMaterialId: out.KeyMaterialId, ...(options.target ? { into: options.target.keyArn } : {}),
+    });
     return { keyMaterialId: out.KeyMaterialId };
   } catch (err) {
     if (options.raw) {
       throw err;
     }
-    throw kmsFailure('ImportKeyMaterial', err, ctx.subject());
+    throw kmsFailure('ImportKeyMaterial', err, options.target ? { ...ctx.subject(), keyArn: options.target.keyArn } : ctx.subject());
   }
 }
 

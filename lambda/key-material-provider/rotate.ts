@@ -1,7 +1,7 @@
 /**
  * A new material source on a key that already holds material: re-import it when the key already has it
  * (EXISTING_KEY_MATERIAL), otherwise import it as NEW_KEY_MATERIAL and rotate to it (RotateKeyOnDemand).
- * Only single-Region SYMMETRIC_DEFAULT keys can take new material.
+ * Only SYMMETRIC_DEFAULT keys can take new material (multi-Region ones: multi-region.ts).
  */
 import { DeleteImportedKeyMaterialCommand, paginateListKeyRotations, RotateKeyOnDemandCommand } from '@aws-sdk/client-kms';
 import { canRotateMaterial, KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
@@ -22,7 +22,8 @@ export async function changeMaterial(ctx: KeyMaterialContext, oldProps: KeyMater
       return ctx.result();
     }
     throw new HandlerError(`Cannot change the key material of ${ctx.keyArn} (${ctx.props.KeySpec}${multiRegion ? ', multi-Region' : ''}) ` +
-      `for resource ${ctx.event.LogicalResourceId}: KMS only accepts new material for single-Region SYMMETRIC_DEFAULT keys. ` +
+      `for resource ${ctx.event.LogicalResourceId}: KMS only accepts new material for SYMMETRIC_DEFAULT keys; asymmetric and HMAC material never ` +
+      'changes after the first import. ' +
       `Restore the previous material source (secret ${oldProps.Material?.SecretArn}), or create a new key for the new material.`);
   }
   const imported = await withMaterial(ctx, async (material) => {
@@ -78,7 +79,7 @@ async function settleExistingMaterial(ctx: KeyMaterialContext, keyMaterialId: st
 }
 
 /** The KeyMaterialState of one material of the key (ListKeyRotations with ALL_KEY_MATERIAL); undefined when not listed. */
-async function keyMaterialState(ctx: KeyMaterialContext, keyMaterialId: string): Promise<string | undefined> {
+export async function keyMaterialState(ctx: KeyMaterialContext, keyMaterialId: string): Promise<string | undefined> {
   try {
     return await ctx.kms('ListKeyRotations', async (abortSignal) => {
       const pages = paginateListKeyRotations({ client: kms }, { KeyId: ctx.keyArn, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }, { abortSignal });
@@ -98,7 +99,7 @@ async function keyMaterialState(ctx: KeyMaterialContext, keyMaterialId: string):
  * removed (left pending, it is only made current when a later deployment re-imports it), so that a retry starts
  * from the previous state.
  */
-async function rotateToPendingMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<void> {
+export async function rotateToPendingMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<void> {
   try {
     await ctx.kms('RotateKeyOnDemand', (abortSignal) => kms.send(new RotateKeyOnDemandCommand({ KeyId: ctx.keyArn }), { abortSignal }));
   } catch (err) {
@@ -111,7 +112,7 @@ async function rotateToPendingMaterial(ctx: KeyMaterialContext, keyMaterialId: s
  * Deletes new material that is still PENDING_ROTATION (KMS then removes it from the key entirely). Runs on
  * half of the deadline's safety margin, since the deadline itself may be what failed the rotation.
  */
-async function discardPendingMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<void> {
+export async function discardPendingMaterial(ctx: KeyMaterialContext, keyMaterialId: string | undefined): Promise<void> {
   if (!keyMaterialId) {
     return;
   }

@@ -11,6 +11,7 @@ import { HandlerError, kmsFailure } from './errors';
 import { expirationModelOf, expirationSignature } from './expiration';
 import { importMaterial, prepareImport, sendImport, withMaterial } from './import';
 import { verifyTargetKey } from './verify-target';
+import { changeMultiRegionMaterial } from './multi-region';
 import { changeMaterial } from './rotate';
 
 function sameSource(a: MaterialSourceProperties, b: MaterialSourceProperties): boolean {
@@ -51,7 +52,7 @@ export async function onUpdate(ctx: KeyMaterialContext): Promise<KeyMaterialResp
     return ctx.result(imported.keyMaterialId);
   }
   if (!sameSource(oldProps.Material, next.Material)) {
-    return changeMaterial(ctx, oldProps);
+    return next.MultiRegion === 'true' && next.KeySpec === 'SYMMETRIC_DEFAULT' ? changeMultiRegionMaterial(ctx, oldProps) : changeMaterial(ctx, oldProps);
   }
   if (!sameExpiration(oldProps, next)) {
     return changeExpiration(ctx);

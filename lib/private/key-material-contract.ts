@@ -123,11 +123,13 @@ export const HMAC_MATERIAL_BYTES: Record<string, { min: number; max: number }> =
 export const SYMMETRIC_MATERIAL_BYTES = 32;
 
 /**
- * Only single-Region SYMMETRIC_DEFAULT keys can take new key material after the first import
- * (ImportType NEW_KEY_MATERIAL followed by RotateKeyOnDemand).
+ * Only SYMMETRIC_DEFAULT keys can take new key material after the first import, and so hold several materials
+ * (ImportType NEW_KEY_MATERIAL followed by RotateKeyOnDemand). Multi-Region keys too (since 2025-11-26): NEW on
+ * the primary, EXISTING on every replica, then RotateKeyOnDemand on the primary. Asymmetric and HMAC material never
+ * changes after the first import.
  */
-export function canRotateMaterial(keySpec: string, multiRegion: boolean): boolean {
-  return keySpec === 'SYMMETRIC_DEFAULT' && !multiRegion;
+export function canRotateMaterial(keySpec: string, _multiRegion?: boolean): boolean {
+  return keySpec === 'SYMMETRIC_DEFAULT';
 }
 
 /** KMS KeyMaterialId: 64 hexadecimal digits. */
