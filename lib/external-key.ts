@@ -1,9 +1,13 @@
 import { Annotations, Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ImportedKeyMaterial, KeyMaterialOptions } from './imported-key-material';
+import { KeyMaterialExpirationAlarmOptions } from './key-material-expiry';
 import { DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS } from './private/actions';
+import { addExpirationAlarm, importsNonExpiringMaterial, metricSecondsUntilKeyMaterialExpiration, onKeyMaterialExpiration } from './private/expiry';
 import { grantOnKey } from './private/key-info';
 import { applyPropertyInjectors, findPropertyInjector } from './private/property-injection';
 
@@ -109,6 +113,8 @@ export class ExternalKey extends kms.Key {
    */
   public readonly keyMaterial: ImportedKeyMaterial;
 
+  private readonly neverExpires: boolean;
+
   /**
    * @param scope the construct scope (usually the stack) in which to define the key
    * @param id the construct id, unique within `scope`
@@ -155,7 +161,41 @@ export class ExternalKey extends kms.Key {
       material: props.material,
       expiration: props.expiration,
       materialRemovalPolicy: props.materialRemovalPolicy,
+      keyMaterialDescription: props.keyMaterialDescription,
     });
+    this.neverExpires = importsNonExpiringMaterial(props);
+  }
+
+  /**
+   * The seconds left until this key's imported material expires (`AWS/KMS` `SecondsUntilKeyMaterialExpiration`,
+   * dimension KeyId), Minimum over 5 minutes by default.
+   *
+   * @param props options that override the metric's defaults (period, statistic, label, ...)
+   */
+  public metricSecondsUntilKeyMaterialExpiration(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return metricSecondsUntilKeyMaterialExpiration(this, props);
+  }
+
+  /**
+   * An alarm that goes off when less than `options.before` is left until this key's material expires
+   * (missing data keeps the alarm's state: see `KeyMaterialExpirationAlarmOptions.treatMissingData`).
+   *
+   * @param id construct id of the alarm (under this key)
+   * @param options when to alarm, and the alarm's options
+   */
+  public addExpirationAlarm(id: string, options: KeyMaterialExpirationAlarmOptions): cloudwatch.Alarm {
+    return addExpirationAlarm(this, id, options, this.neverExpires);
+  }
+
+  /**
+   * An EventBridge rule for the `KMS Imported Key Material Expiration` events of this key, which KMS sends
+   * (best effort) once it has deleted expired material.
+   *
+   * @param id construct id of the rule (under this key)
+   * @param options the rule's target, name, description and extra pattern
+   */
+  public onKeyMaterialExpiration(id: string, options?: events.OnEventOptions): events.Rule {
+    return onKeyMaterialExpiration(this, id, options);
   }
 
   /**

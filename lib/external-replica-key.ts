@@ -9,7 +9,7 @@ import { ImportedKeyMaterial, KeyMaterialOptions } from './imported-key-material
 import { KeyMaterial, KeyMaterialConfig } from './key-material';
 import { KeyMaterialExpirationAlarmOptions } from './key-material-expiry';
 import { DELETE_IMPORTED_KEY_MATERIAL_ACTIONS, IMPORT_KEY_MATERIAL_ACTIONS } from './private/actions';
-import { addExpirationAlarm, metricSecondsUntilKeyMaterialExpiration, onKeyMaterialExpiration } from './private/expiry';
+import { addExpirationAlarm, importsNonExpiringMaterial, metricSecondsUntilKeyMaterialExpiration, onKeyMaterialExpiration } from './private/expiry';
 import { IMPORTABLE_KEY_SPECS, WRAPPING_KEY_SPEC, wrappingAlgorithmFor } from './private/key-material-contract';
 import { keyPolicyStatement } from './private/key-info';
 import { KeyMaterialProvider } from './private/key-material-provider';
@@ -107,7 +107,7 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
 
   private readonly policy: iam.PolicyDocument;
   private readonly aliases: kms.Alias[] = [];
-  private readonly expiring: boolean;
+  private readonly neverExpires: boolean;
 
   /**
    * @param scope the construct scope (a stack in the replica's Region) in which to define the replica
@@ -167,7 +167,7 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
     (props.admins ?? []).forEach((p) => this.grants.admin(p));
     if (props.alias !== undefined) this.addAlias(props.alias);
 
-    this.expiring = props.material !== undefined && props.expiration !== undefined && props.expiration.expirationModel === 'KEY_MATERIAL_EXPIRES';
+    this.neverExpires = importsNonExpiringMaterial(props);
     // Always present (issue 9): a material resource that leaves the template is deleted with its old properties.
     this.keyMaterial = new ImportedKeyMaterial(this, 'Material', {
       key: this,
@@ -176,6 +176,7 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
       material: props.material && new MaterialInThisRegion(props.material, this),
       expiration: props.expiration,
       materialRemovalPolicy: props.materialRemovalPolicy,
+      keyMaterialDescription: props.keyMaterialDescription,
     });
   }
 
@@ -338,11 +339,7 @@ export class ExternalReplicaKey extends Resource implements kms.IKey {
    * @param options when to alarm, and the alarm's options
    */
   public addExpirationAlarm(id: string, options: KeyMaterialExpirationAlarmOptions): cloudwatch.Alarm {
-    if (this.keyMaterial && !this.expiring) {
-      throw new Error(`${this.node.path}: the material this key imports never expires (KeyMaterialExpiration.never() is the default), so an expiration alarm would never fire; ` +
-        'set expiration: KeyMaterialExpiration.at(...), or remove the alarm');
-    }
-    return addExpirationAlarm(this, id, options);
+    return addExpirationAlarm(this, id, options, this.neverExpires);
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS, LIST_KEY_MATERIALS_ACTIONS, ROTATE_KEY_MATERIAL_ACTIONS,
 } from './private/actions';
 import { addToKeyPolicyOrElse, grantOnKey, keyInfo, keyPolicyStatement, validateKey } from './private/key-info';
+import { validateKeyMaterialDescription } from './private/key-material-description';
 import { KeyMaterialProvider } from './private/key-material-provider';
 import { claimKeyMaterial, validateKeyReference, validatePattern } from './private/validation';
 
@@ -32,6 +33,16 @@ export interface KeyMaterialOptions {
    * @default KeyMaterialExpiration.never()
    */
   readonly expiration?: KeyMaterialExpiration;
+
+  /**
+   * A description of the imported material (ImportKeyMaterial `KeyMaterialDescription`), shown by
+   * ListKeyRotations: at most 256 characters of letters, digits, whitespace and `: / _ . -`. Only with
+   * `material`, and only for SYMMETRIC_DEFAULT keys. It is sent with each import; changing it alone
+   * imports nothing (it applies at the next import).
+   *
+   * @default - no description (KMS keeps the one given at an earlier import of the same material)
+   */
+  readonly keyMaterialDescription?: string;
 
   /**
    * What happens to the imported key material when this resource is removed from the stack, the
@@ -130,6 +141,10 @@ export class ImportedKeyMaterial extends Construct {
     if (props.expiration && !props.material) {
       throw new Error(`${this.node.path}: expiration applies to imported material; give material too`);
     }
+    if (props.keyMaterialDescription !== undefined && !props.material) {
+      throw new Error(`${this.node.path}: keyMaterialDescription applies to imported material; give material too`);
+    }
+    validateKeyMaterialDescription(this, props.keyMaterialDescription, keySpec);
     if (props.material && !IMPORTABLE_KEY_SPECS.includes(keySpec)) {
       throw new Error(`${this.node.path}: KMS cannot import key material for ${keySpec} keys; importable key specs are ${IMPORTABLE_KEY_SPECS.join(', ')}`);
     }
@@ -155,7 +170,8 @@ export class ImportedKeyMaterial extends Construct {
         StringEquals: { 'kms:WrappingAlgorithm': wrappingAlgorithmFor(keySpec), 'kms:WrappingKeySpec': WRAPPING_KEY_SPEC },
       });
       allow(IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS, { StringEquals: { 'kms:ExpirationModel': expiration.expirationModel } });
-      if (rotatable) allow(ROTATE_KEY_MATERIAL_ACTIONS);
+      // A replica never rotates (KMS rotates a multi-Region key on its primary, whose handler imports into replicas).
+      if (rotatable && !info.cfnReplicaKey) allow(ROTATE_KEY_MATERIAL_ACTIONS);
     }
 
     const properties: Omit<KeyMaterialResourceProperties, 'ServiceToken'> = {
@@ -173,6 +189,7 @@ export class ImportedKeyMaterial extends Construct {
       ExpirationModel: expiration?.expirationModel as KeyMaterialResourceProperties['ExpirationModel'],
       ValidTo: expiration?.validTo?.toISOString(),
       ValidFor: expiration?.validFor && validForSeconds(expiration.validFor),
+      KeyMaterialDescription: props.keyMaterialDescription,
     };
     // Removal is the resource's DeletionPolicy and UpdateReplacePolicy, never a property the handler reads:
     // CloudFormation deletes with the OLD properties, so only a policy protects what a template change removes.

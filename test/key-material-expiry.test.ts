@@ -5,7 +5,8 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { ExternalKey } from '../lib';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { ExternalKey, KeyMaterial, KeyMaterialExpiration } from '../lib';
 import { addExpirationAlarm, metricSecondsUntilKeyMaterialExpiration, onKeyMaterialExpiration } from '../lib/private/expiry';
 
 function key(): { stack: Stack; key: ExternalKey; keyLogicalId: string } {
@@ -58,4 +59,20 @@ test('the rule matches KMS Imported Key Material Expiration events of this key o
     Name: 'key-expired',
     EventPattern: { 'source': ['aws.kms'], 'detail-type': ['KMS Imported Key Material Expiration'], 'resources': [{ 'Fn::GetAtt': [keyLogicalId, 'Arn'] }] },
   });
+});
+
+test('ExternalKey exposes them: a one-line alarm on expiring material, refused for material that never expires', () => {
+  const stack = new Stack(new App(), 'Methods', { env: { account: '111111111111', region: 'us-east-1' } });
+  const material = KeyMaterial.fromSecret(secretsmanager.Secret.fromSecretNameV2(stack, 'Material', 'keys/app'));
+  const expiring = new ExternalKey(stack, 'Expiring', { material, expiration: KeyMaterialExpiration.after(Duration.days(365)) });
+  const forever = new ExternalKey(stack, 'Forever', { material });
+
+  expiring.addExpirationAlarm('Soon', { before: Duration.days(30) });
+  expiring.onKeyMaterialExpiration('Expired');
+
+  const template = Template.fromStack(stack);
+  template.hasResourceProperties('AWS::CloudWatch::Alarm', { Threshold: 30 * 86400, Dimensions: [{ Name: 'KeyId', Value: { Ref: stack.getLogicalId(expiring.node.defaultChild as any) } }] });
+  template.resourceCountIs('AWS::Events::Rule', 1);
+  expect(expiring.metricSecondsUntilKeyMaterialExpiration().metricName).toBe('SecondsUntilKeyMaterialExpiration');
+  expect(() => forever.addExpirationAlarm('Soon', { before: Duration.days(30) })).toThrow(/^Methods\/Forever: the material this key imports never expires/);
 });

@@ -178,6 +178,15 @@ describe('Create', () => {
     expect(kmsMock).toHaveReceivedCommandTimes(ImportKeyMaterialCommand, 1);
   });
 
+  test('sends KeyMaterialDescription with the import', async () => {
+    secretHoldsBinary(materialBytes(32));
+    kmsAcceptsImports();
+
+    await onEvent(createEvent(withMaterial({ KeyMaterialDescription: 'hsm-export/2026-12 batch 7' })));
+
+    expect(importInput()).toMatchObject({ KeyId: KEY_ARN, KeyMaterialDescription: 'hsm-export/2026-12 batch 7' });
+  });
+
   test('reads the secret version and stage that the properties pin', async () => {
     // GIVEN
     secretHoldsBinary(materialBytes(32));

@@ -28,7 +28,7 @@ interface KeyView {
   KeyState: string;
   MultiRegionKeyType?: string;
   CurrentKeyMaterialId?: string;
-  materials: Array<{ KeyMaterialId: string; state: string; importState: string }>;
+  materials: Array<{ KeyMaterialId: string; state: string; importState: string; description?: string }>;
 }
 
 interface Apps { primary: DriverTemplate; replica: DriverTemplate }
@@ -43,11 +43,13 @@ function apps(source: keyof typeof SECRET_NAMES = 'MaterialA'): Apps {
   const primary = new ExternalKey(primaryStack, 'AppKey', {
     multiRegion: true,
     material: KeyMaterial.fromSecret(secrets[source]),
+    keyMaterialDescription: `${source} imported in us-east-1`,
     removalPolicy: RemovalPolicy.DESTROY,
   });
   new ExternalReplicaKey(replicaStack, 'AppKeyReplica', {
     primaryKey: primary,
     material: KeyMaterial.fromSecret(secretsmanager.Secret.fromSecretNameV2(replicaStack, 'Material', SECRET_NAMES[source])),
+    keyMaterialDescription: `${source} imported in eu-west-1`,
     removalPolicy: RemovalPolicy.DESTROY,
   });
   return { primary: synth(primaryStack), replica: synth(replicaStack) };
@@ -117,6 +119,9 @@ describe('create', () => {
       });
     }
     expect(key(REPLICA.region, keyId).MultiRegionKeyType).toBe('REPLICA');
+    // KeyMaterialDescription is sent with each import, and kept per Region.
+    expect(key(PRIMARY.region, keyId).materials[0].description).toBe('MaterialA imported in us-east-1');
+    expect(key(REPLICA.region, keyId).materials[0].description).toBe('MaterialA imported in eu-west-1');
     const imports = emulator.calls.filter((c) => c.operation === 'ImportKeyMaterial' && c.outcome === 'ok');
     expect(imports.map((c) => [c.region, c.input.ImportType])).toEqual([[PRIMARY.region, undefined], [REPLICA.region, undefined]]);
     expect(emulator.calls.filter((c) => c.service === 'secretsmanager').map((c) => c.region)).toEqual([PRIMARY.region, REPLICA.region]);

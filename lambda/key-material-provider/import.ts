@@ -103,6 +103,7 @@ export async function sendImport(ctx: KeyMaterialContext, prepared: PreparedImpo
     ExpirationModel: expirationModel,
     ...(validTo ? { ValidTo: validTo } : {}),
     ...(options.importType && ctx.props.KeySpec === 'SYMMETRIC_DEFAULT' ? { ImportType: options.importType } : {}),
+    ...(ctx.props.KeyMaterialDescription && ctx.props.KeySpec === 'SYMMETRIC_DEFAULT' ? { KeyMaterialDescription: ctx.props.KeyMaterialDescription } : {}),
   };
   try {
     const out = await ctx.kms('ImportKeyMaterial', (abortSignal) => (options.target?.client ?? kms).send(new ImportKeyMaterialCommand(input), { abortSignal }));

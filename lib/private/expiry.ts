@@ -3,7 +3,13 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import type { KeyMaterialExpiration } from '../key-material';
 import type { KeyMaterialExpirationAlarmOptions } from '../key-material-expiry';
+
+/** True when the construct imports material that never expires (then an expiration alarm could never fire). */
+export function importsNonExpiringMaterial(props: { readonly material?: unknown; readonly expiration?: KeyMaterialExpiration }): boolean {
+  return props.material !== undefined && (props.expiration?.expirationModel ?? 'KEY_MATERIAL_DOES_NOT_EXPIRE') === 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+}
 
 /** CloudWatch namespace and metric KMS publishes per key with expiring imported material (dimension KeyId). */
 export const KMS_METRIC_NAMESPACE = 'AWS/KMS';
@@ -36,7 +42,11 @@ export function metricSecondsUntilKeyMaterialExpiration(key: kms.IKey, props?: c
  * ALARM after the material has expired (KMS stops publishing then), stays INSUFFICIENT_DATA for material
  * that never expires, and does not flap if data points are sparser than the period.
  */
-export function addExpirationAlarm(key: kms.IKey & Construct, id: string, options: KeyMaterialExpirationAlarmOptions): cloudwatch.Alarm {
+export function addExpirationAlarm(key: kms.IKey & Construct, id: string, options: KeyMaterialExpirationAlarmOptions, importsNonExpiringMaterial = false): cloudwatch.Alarm {
+  if (importsNonExpiringMaterial) {
+    throw new Error(`${key.node.path}: the material this key imports never expires (KeyMaterialExpiration.never() is the default), so an expiration alarm would never fire; ` +
+      'set expiration (KeyMaterialExpiration.after(...) or at(...)), or remove the alarm');
+  }
   const before = options.before;
   if (!Token.isUnresolved(before.toSeconds({ integral: false }))) {
     const seconds = before.toSeconds({ integral: false });

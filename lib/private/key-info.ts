@@ -9,6 +9,8 @@ import { Construct, IConstruct } from 'constructs';
 export interface KeyInfo {
   /** The L1 key when the key was defined in this CDK app. */
   readonly cfnKey?: kms.CfnKey;
+  /** The L1 replica key when the key is a multi-Region replica defined in this CDK app (ExternalReplicaKey). */
+  readonly cfnReplicaKey?: kms.CfnReplicaKey;
   /** True when the key is defined in the same stack as `scope`, so its key policy can be edited. */
   readonly inStack: boolean;
 }
@@ -16,7 +18,9 @@ export interface KeyInfo {
 /** What the app tells about `key` (no AWS call): its L1 key, and whether it is in the stack of `scope`. */
 export function keyInfo(scope: IConstruct, key: kms.IKey): KeyInfo {
   const cfnKey = findCfnKey(key);
-  return { cfnKey, inStack: cfnKey !== undefined && Stack.of(cfnKey) === Stack.of(scope) };
+  const cfnReplicaKey = key.node.defaultChild instanceof kms.CfnReplicaKey ? key.node.defaultChild : undefined;
+  const l1 = cfnKey ?? cfnReplicaKey;
+  return { cfnKey, cfnReplicaKey, inStack: l1 !== undefined && Stack.of(l1) === Stack.of(scope) };
 }
 
 function findCfnKey(key: kms.IKey): kms.CfnKey | undefined {

@@ -56,6 +56,8 @@ export interface KeyMaterialResourceProperties {
    * KEY_MATERIAL_EXPIRES; `KeyMaterialExpiration.after`). The handler sets ValidTo = import time + ValidFor.
    */
   readonly ValidFor?: string;
+  /** KeyMaterialDescription sent with each import (only with Material; SYMMETRIC_DEFAULT keys). */
+  readonly KeyMaterialDescription?: string;
 }
 
 /** Attributes returned to CloudFormation (`Fn::GetAtt`). Never holds a secret. */
