@@ -232,6 +232,13 @@ describe('ExternalReplicaKey', () => {
       expect(expiring.addExpirationAlarm('C', { before: Duration.days(7), treatMissingData: cloudwatch.TreatMissingData.BREACHING })).toBeInstanceOf(cloudwatch.Alarm);
     });
 
+    test('addExpirationAlarm is allowed on a replica whose material is imported out of band (no material, with or without RETAIN)', () => {
+      for (const materialRemovalPolicy of [RemovalPolicy.DESTROY, RemovalPolicy.RETAIN]) {
+        const { key } = replica({ material: undefined, materialRemovalPolicy });
+        expect(key.addExpirationAlarm('Expires', { before: Duration.days(14) })).toBeInstanceOf(cloudwatch.Alarm);
+      }
+    });
+
     test('onKeyMaterialExpiration: a rule for aws.kms "KMS Imported Key Material Expiration" of this key', () => {
       const { key, replicaStack } = replica();
       const topic = new sns.Topic(replicaStack, 'Ops');
