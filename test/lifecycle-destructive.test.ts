@@ -15,6 +15,7 @@ import { EMULATOR_DEFAULT_ENV } from './lifecycle/bundles';
 import { LifecycleDriver } from './lifecycle/driver';
 import { hmacMaterial, symmetricMaterial } from './lifecycle/materials';
 import { keyMaterialTemplate, XKS_CREDENTIAL_SECRET } from './lifecycle/stacks';
+import { CapturedLogs, captureLogs } from './util/logs';
 
 const MATERIAL_TYPE = 'Custom::KmsImportedKeyMaterial';
 
@@ -32,7 +33,7 @@ interface StoreView {
 
 let emulator: Emulator;
 let kmsClient: KMSClient;
-let logSpy: jest.SpyInstance;
+let logs: CapturedLogs;
 
 beforeAll(async () => {
   emulator = await startEmulator();
@@ -49,11 +50,11 @@ afterAll(async () => {
 
 beforeEach(() => {
   emulator.clearFaults();
-  logSpy = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+  logs = captureLogs(); // the handlers' and the framework's log lines
 });
 
 afterEach(() => {
-  logSpy.mockRestore();
+  logs.restore();
 });
 
 function driver(): LifecycleDriver {
@@ -283,6 +284,11 @@ describe('rollbacks leave alone what the stack did not create (finding 4)', () =
     expect(deletesOf(foreign.keyId)).toBe(0);
     expect(key(foreign.keyId)).toMatchObject({ KeyState: 'Enabled' });
     expect(imported(foreign.keyId)).toEqual([keyMaterialId(foreign.keyId, symmetricMaterial(11))]);
+    // The framework's own lines are not JSON; the handler's are.
+    const handlerLines = logs.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(handlerLines).toContainEqual(expect.objectContaining({
+      message: expect.stringMatching(/^nothing to delete, because the stack is rolling back \(ROLLBACK_IN_PROGRESS\)/), requestType: 'Delete',
+    }));
     d.close();
   });
 
