@@ -6,6 +6,7 @@ import { Construct } from 'constructs';
 import {
   AdoptedCustomKeyStore, CustomKeyStore, ExternalKey, ImportedKeyMaterial, KeyMaterial, KeyMaterialExpiration, KeyStoreBackend, XksProxyConnectivity,
 } from '../lib';
+import { KmsLifecyclePrimaryStack, KmsLifecycleReplicaStack } from './multi-region';
 import { NagValidationPlugin } from './nag';
 
 /**
@@ -58,6 +59,9 @@ export class KmsLifecycleExampleStack extends Stack {
 export function createApp(): App {
   const app = new App();
   new KmsLifecycleExampleStack(app, 'KmsLifecycleExample');
+  // A multi-Region key: the primary in us-east-1, a replica in eu-west-1 (its stack deploys after the primary's).
+  const primary = new KmsLifecyclePrimaryStack(app, 'KmsLifecycleExamplePrimary', { env: { region: 'us-east-1' } });
+  new KmsLifecycleReplicaStack(app, 'KmsLifecycleExampleReplica', { env: { region: 'eu-west-1' }, primaryKey: primary.key });
   Validations.of(app).addPlugins(new NagValidationPlugin(app));
   return app;
 }

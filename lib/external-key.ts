@@ -45,7 +45,9 @@ export interface ExternalKeyProps extends KeyMaterialOptions {
   readonly keyUsage?: kms.KeyUsage;
 
   /**
-   * Creates a multi-Region primary key. Its material cannot change after the first import.
+   * Creates a multi-Region primary key (replicate it with `ExternalReplicaKey`). A new material source on a
+   * symmetric multi-Region key rotates it in every Region: NEW on the primary, EXISTING on each replica,
+   * then RotateKeyOnDemand.
    *
    * @default false
    */

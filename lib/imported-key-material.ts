@@ -159,7 +159,7 @@ export class ImportedKeyMaterial extends Construct {
       () => provider.grantOnForeignKey(props.key.keyArn, actions, conditions),
     );
 
-    // DeleteImportedKeyMaterial: on destroy, and to re-import with a new expiration. A single-Region
+    // DeleteImportedKeyMaterial: on destroy, and to re-import with a new expiration. A
     // symmetric key can hold several materials: ListKeyRotations finds them all for destroy.
     // DescribeKey: the handler verifies the target key on create (exists, EXTERNAL, key spec, multi-Region).
     const rotatable = canRotateMaterial(keySpec, multiRegionFlag);

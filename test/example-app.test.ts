@@ -16,6 +16,20 @@ test('npx cdk synth synthesizes the example app', () => {
     expect(materials.find((r) => r.Properties.ValidFor)?.Properties).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(365 * 86_400) });
     const keys = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::KMS::Key');
     expect(keys.map((k) => k.Properties.Origin)).toEqual(['EXTERNAL']);
+    // The multi-Region pair: a primary in us-east-1 and its replica in eu-west-1, each with an expiry alarm and rule.
+    const primary = JSON.parse(fs.readFileSync(path.join(out, 'KmsLifecycleExamplePrimary.template.json'), 'utf8'));
+    const replica = JSON.parse(fs.readFileSync(path.join(out, 'KmsLifecycleExampleReplica.template.json'), 'utf8'));
+    const ofType = (t: any, type: string) => Object.values<any>(t.Resources).filter((r) => r.Type === type);
+    expect(ofType(primary, 'AWS::KMS::Key').map((k) => [k.Properties.Origin, k.Properties.MultiRegion])).toEqual([['EXTERNAL', true]]);
+    expect(ofType(replica, 'AWS::KMS::ReplicaKey')).toHaveLength(1);
+    for (const t of [primary, replica]) {
+      expect(ofType(t, 'Custom::KmsImportedKeyMaterial').map((r) => r.Properties.MultiRegion)).toEqual(['true']);
+      expect(ofType(t, 'AWS::CloudWatch::Alarm').map((a) => [a.Properties.MetricName, a.Properties.Threshold, a.Properties.ComparisonOperator]))
+        .toEqual([['SecondsUntilKeyMaterialExpiration', 30 * 86_400, 'LessThanThreshold']]);
+      expect(ofType(t, 'AWS::Events::Rule').map((r) => r.Properties.EventPattern['detail-type'])).toEqual([['KMS Imported Key Material Expiration']]);
+    }
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.artifacts.KmsLifecycleExampleReplica.dependencies).toContain('KmsLifecycleExamplePrimary');
     const report = JSON.parse(fs.readFileSync(path.join(out, 'policy-validation-report.json'), 'utf8'));
     expect(report.pluginReports.flatMap((p: any) => p.violations ?? [])).toEqual([]);
   } finally {

@@ -24,5 +24,5 @@ test('every acknowledgement carries a reason, and KMS5 is acknowledged only on E
   const acks = acknowledgements(createApp());
   expect(acks.length).toBeGreaterThan(0);
   for (const ack of acks) expect(typeof ack.reason === 'string' && ack.reason.length > 20 ? ack.path : `${ack.path} ${ack.id} has no reason`).toBe(ack.path);
-  expect(acks.filter((a) => a.id.endsWith('AwsSolutions-KMS5')).map((a) => a.path)).toEqual(['KmsLifecycleExample/AppKey/Resource']);
+  expect(acks.filter((a) => a.id.endsWith('AwsSolutions-KMS5')).map((a) => a.path)).toEqual(['KmsLifecycleExample/AppKey/Resource', 'KmsLifecycleExamplePrimary/OrdersKey/Resource']);
 });

@@ -34,7 +34,7 @@ export async function onDelete(ctx: KeyMaterialContext): Promise<KeyMaterialResp
     }
   }
   const pinned = ctx.props.KeyMaterialId || undefined;
-  // A single-Region symmetric key can hold several materials (rotations): delete each one this key
+  // A symmetric key (single- or multi-Region) can hold several materials (rotations): delete each one this key
   // still has imported, the current one first, so nothing can be brought back by re-importing.
   const rotatable = canRotateMaterial(ctx.props.KeySpec, ctx.props.MultiRegion === 'true');
   const ids = pinned ? [pinned] : rotatable ? await importedMaterialIds(ctx) : [undefined];

@@ -14,13 +14,13 @@ export const IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS = ['kms:ImportKeyMaterial'];
 /** Imports key material: GetParametersForImport + ImportKeyMaterial (key-policy permissions). */
 export const IMPORT_KEY_MATERIAL_ACTIONS = [...GET_PARAMETERS_FOR_IMPORT_ACTIONS, ...IMPORT_WRAPPED_KEY_MATERIAL_ACTIONS];
 
-/** Lists every material of a single-Region symmetric key, so that destroy deletes all of them. */
+/** Lists every material of a symmetric key, so that destroy deletes all of them. */
 export const LIST_KEY_MATERIALS_ACTIONS = ['kms:ListKeyRotations'];
 
 /** Reads a key's Origin, key spec and multi-Region setting (the handler verifies its target). */
 export const DESCRIBE_KEY_ACTIONS = ['kms:DescribeKey'];
 
-/** Makes newly imported material current on a single-Region symmetric key. */
+/** Makes newly imported material current on a symmetric key (a multi-Region one on its primary). */
 export const ROTATE_KEY_MATERIAL_ACTIONS = ['kms:RotateKeyOnDemand'];
 
 /** Reads a secret (key material, key store password, XKS credential). */
