@@ -56,7 +56,7 @@ function stores(): StoreView[] {
   return emulator.state().customKeyStores as StoreView[];
 }
 
-test('creates the store with the other account as VPC endpoint service owner, moves it to a new owner in place, and deletes it on destroy', async () => {
+test('creates the store with the other account as VPC endpoint service owner, moves it to a new owner in place, back to its own account, and deletes it on destroy', async () => {
   const d = new LifecycleDriver({ emulator, secretValues: { Credential: { secretString: JSON.stringify(CREDENTIAL) } } });
 
   const created = await d.deploy(template('222233334444'));
@@ -84,6 +84,11 @@ test('creates the store with the other account as VPC endpoint service owner, mo
   const updateAt = kmsCalls.lastIndexOf('UpdateCustomKeyStore');
   expect(kmsCalls.slice(0, updateAt)).toContain('DisconnectCustomKeyStore');
   expect(emulator.calls.filter((c) => c.operation === 'UpdateCustomKeyStore').at(-1)!.input).toMatchObject({ XksProxyVpcEndpointServiceOwner: '555566667777' });
+
+  // Removing the owner means the stack's own account (KMS's default on create), which UpdateCustomKeyStore needs
+  // to be told: without an owner it keeps the old one.
+  expect((await d.deploy(template(undefined))).status).toBe('UPDATE_COMPLETE');
+  expect(stores()).toEqual([expect.objectContaining({ ConnectionState: 'CONNECTED', config: expect.objectContaining({ XksProxyVpcEndpointServiceOwner: '111122223333' }) })]);
 
   expect((await d.destroy()).status).toBe('DELETE_COMPLETE');
   expect(stores()).toEqual([]);

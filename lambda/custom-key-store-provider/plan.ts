@@ -169,10 +169,12 @@ function vpcServiceNameOf(p: Partial<CustomKeyStoreResourceProperties> | undefin
 
 /**
  * The in-place update from `old` to `next` for a store that currently looks like `observed`
- * (both properties describe a store of the same type: replacements are decided before).
+ * (both properties describe a store of the same type: replacements are decided before). `callerAccount` is the
+ * stack's account: the VPC endpoint service owner KMS uses when none is given.
  */
 export function planUpdate(
   old: Partial<CustomKeyStoreResourceProperties> | undefined, next: CustomKeyStoreResourceProperties, observed: CustomKeyStoresListEntry,
+  callerAccount?: string,
 ): UpdatePlan {
   const connected: ConnectedFields = {};
   const disconnected: DisconnectedFields = {};
@@ -218,9 +220,12 @@ export function planUpdate(
     }
     // PUBLIC_ENDPOINT takes an empty service name (UpdateCustomKeyStore: "specify a null or empty string").
     consider(disconnected, 'XksProxyVpcEndpointServiceName', vpcServiceNameOf(old), vpcServiceNameOf(next), xks.VpcEndpointServiceName ?? '', true);
-    if (next.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE' && next.XksProxyVpcEndpointServiceOwner) {
-      consider(disconnected, 'XksProxyVpcEndpointServiceOwner', old?.XksProxyVpcEndpointServiceOwner ?? '', next.XksProxyVpcEndpointServiceOwner,
-        xks.VpcEndpointServiceOwner ?? '', true);
+    // CreateCustomKeyStore uses the caller's account when no owner is given, and UpdateCustomKeyStore leaves the owner
+    // as it is without one: so an owner removed from the properties is sent as the stack's own account.
+    const ownerOf = (p: Partial<CustomKeyStoreResourceProperties> | undefined) =>
+      p?.XksProxyConnectivity === 'VPC_ENDPOINT_SERVICE' ? (p.XksProxyVpcEndpointServiceOwner ?? callerAccount ?? '') : '';
+    if (ownerOf(next)) {
+      consider(disconnected, 'XksProxyVpcEndpointServiceOwner', ownerOf(old), ownerOf(next), xks.VpcEndpointServiceOwner ?? '', true);
     }
     credentialChanged = !!next.XksProxyAuthenticationCredential?.SecretArn
       && !sameSecretReference(old?.XksProxyAuthenticationCredential, next.XksProxyAuthenticationCredential);

@@ -126,7 +126,7 @@ export async function onUpdate(ctx: StoreContext): Promise<OnEventResponse> {
     ctx.log.info('adopted store: properties are not applied to it', ctx.fields());
     return response;
   }
-  const plan = planUpdate(old, ctx.props, store);
+  const plan = planUpdate(old, ctx.props, store, stackAccount(ctx.event.StackId));
   const desired = desiredConnectionForUpdate(old, ctx.props, plan, before);
   // Read (and so validate) every changed secret before touching the store.
   const secrets = await readChangedSecrets(ctx, plan);
@@ -175,7 +175,7 @@ export async function updateComplete(ctx: StoreContext): Promise<IsCompleteRespo
     ctx.outcome = 'NO_CHANGE';
     return complete(ctx, store);
   }
-  const plan = planUpdate(old, ctx.props, store);
+  const plan = planUpdate(old, ctx.props, store, stackAccount(ctx.event.StackId));
   const desired = desiredConnectionForUpdate(old, ctx.props, plan, ctx.event.Data?.ConnectionState);
   const state = store.ConnectionState;
   // Observable fields still differ (the update is not applied yet), or the password is to be sent and the
@@ -204,4 +204,9 @@ export async function updateComplete(ctx: StoreContext): Promise<IsCompleteRespo
   }
   ctx.outcome = 'UPDATED';
   return complete(ctx, { ...store, CustomKeyStoreName: ctx.storeName });
+}
+
+/** The account in a stack id (`arn:aws:cloudformation:<region>:<account>:stack/...`). */
+function stackAccount(stackId: string | undefined): string | undefined {
+  return /^arn:aws[a-z-]*:cloudformation:[^:]*:(\d{12}):stack\//.exec(stackId ?? '')?.[1];
 }
