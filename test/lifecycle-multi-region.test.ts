@@ -78,16 +78,32 @@ beforeEach(() => {
   logs = captureLogs();
 });
 
+/** Every text form of the materials: hex, and base64 of each alignment (as in leak-canary.test.ts). */
+const NEEDLES = [symmetricMaterial(1), symmetricMaterial(2)].flatMap((m) => [
+  m.toString('hex'), ...[0, 1, 2].map((o) => m.subarray(o, o + 24).toString('base64')),
+]);
+/** The ResponseURL lists of this test's drivers. */
+const watched: string[][] = [];
+
 afterEach(() => {
   logs.restore();
+  // Nothing the handlers or the framework logged in either Region holds the material or a ResponseURL.
+  const responseUrls = watched.flat();
+  watched.length = 0;
+  expect(logs.lines.length).toBeGreaterThan(0);
+  expect(responseUrls.length).toBeGreaterThan(0);
+  const leaks = logs.lines.filter((line) => NEEDLES.some((n) => line.includes(n)) || responseUrls.some((u) => line.includes(u)));
+  expect(leaks).toEqual([]);
 });
 
 function drivers(): { primary: LifecycleDriver; replica: LifecycleDriver } {
   const secretValues = { MaterialA: { secretBinary: symmetricMaterial(1) }, MaterialB: { secretBinary: symmetricMaterial(2) } };
-  return {
+  const d = {
     primary: new LifecycleDriver({ emulator, env: PRIMARY, secretValues }),
     replica: new LifecycleDriver({ emulator, env: REPLICA, secretValues }),
   };
+  watched.push(d.primary.responseUrls, d.replica.responseUrls); // filled as they run
+  return d;
 }
 
 function key(region: string, keyId: string): KeyView {
