@@ -10,7 +10,7 @@ import * as path from 'path';
 test('integ-runner finds every integ test unchanged against its snapshot', () => {
   const root = path.join(__dirname, '..');
   const integTests = fs.readdirSync(__dirname).filter((f) => /^integ\..*\.ts$/.test(f));
-  expect(integTests.sort()).toEqual(['integ.custom-key-store.ts', 'integ.external-key.ts']);
+  expect(integTests.sort()).toEqual(['integ.custom-key-store.ts', 'integ.external-key.ts', 'integ.external-replica-key.ts']);
   const run = spawnSync('npx', [
     'integ-runner', '--directory', 'test', '--language', 'typescript',
     '--app', 'node -r ts-node/register/transpile-only {filePath}',
