@@ -147,6 +147,31 @@ describe('create', () => {
   });
 });
 
+describe('create: order', () => {
+  test('a replica whose primary has no material yet fails its create, saying to import into the primary first, and rolls back', async () => {
+    const d = drivers();
+    const app = new App();
+    const primaryStack = new Stack(app, 'MrkPrimary', { env: PRIMARY });
+    const replicaStack = new Stack(app, 'MrkReplica', { env: REPLICA });
+    const primary = new ExternalKey(primaryStack, 'AppKey', { multiRegion: true, removalPolicy: RemovalPolicy.DESTROY });
+    new ExternalReplicaKey(replicaStack, 'AppKeyReplica', {
+      primaryKey: primary,
+      material: KeyMaterial.fromSecret(secretsmanager.Secret.fromSecretNameV2(replicaStack, 'Material', SECRET_NAMES.MaterialA)),
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    emulator.putSecret({ name: SECRET_NAMES.MaterialA, secretBinary: symmetricMaterial(1), region: REPLICA.region });
+    await d.primary.deploy(synth(primaryStack));
+    const keyId = keyIdOf(d.primary);
+
+    const op = await d.replica.deploy(synth(replicaStack));
+
+    expect(op.status).toBe('ROLLBACK_COMPLETE');
+    expect(op.failures[0].reason).toMatch(/KMS refused the import .* For a multi-Region replica, the same material must first be imported into its primary key/);
+    expect(key(PRIMARY.region, keyId).materials).toEqual([]);
+    await d.primary.destroy();
+  });
+});
+
 describe('destroy', () => {
   test('destroying the replica stack, then the primary stack, leaves no material in either Region', async () => {
     const d = drivers();

@@ -51,6 +51,11 @@ export function kmsFailure(operation: string, err: unknown, subject: FailureSubj
         return new HandlerError(`${head} KMS does not rotate this key on demand (KMS says: "${quoted}"). Only SYMMETRIC_DEFAULT keys ` +
           `with imported material can take new material; restore the previous material source.`);
       }
+      if (/:key\/mrk-/.test(subject.keyArn)) {
+        // Multi-Region keys (ids mrk-...): a replica takes material only once its primary has it, and never as new material.
+        return new HandlerError(`${head} KMS refused the import (KMS says: "${quoted}"). For a multi-Region replica, the same material must ` +
+          'first be imported into its primary key: deploy the primary\'s stack with its material first, then retry this deployment.');
+      }
       return new HandlerError(`${head} the key's Origin is not EXTERNAL (or it is in a custom key store); only EXTERNAL keys accept imported ` +
         `material. ` +
         'Use a key created with Origin EXTERNAL.');
