@@ -757,6 +757,14 @@ describe('Update', () => {
     expect(kmsMock).not.toHaveReceivedAnyCommand();
   });
 
+  test('refuses new material for a multi-Region HMAC key, which no Region can take', async () => {
+    cfnMock.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'MyStack', StackStatus: 'UPDATE_IN_PROGRESS', CreationTime: new Date() }] });
+    const before = withMaterial({ KeySpec: 'HMAC_256', MultiRegion: 'true' });
+    await expect(onEvent(updateEvent(before, { ...before, Material: { SecretArn: OTHER_SECRET_ARN, Encoding: 'AUTO' } })))
+      .rejects.toThrow(/^Cannot change the key material of arn:.* \(HMAC_256, multi-Region\) for resource KeyMaterialC0FFEE42: KMS only accepts new material for SYMMETRIC_DEFAULT keys/);
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+  });
+
   test('still refuses when the stack status cannot be read', async () => {
     cfnMock.on(DescribeStacksCommand).rejects(awsError('AccessDenied', 'not authorized'));
     const before = withMaterial({ KeySpec: 'RSA_2048' });
