@@ -33,6 +33,7 @@ import {
   Deadline, handler, HandlerOptions, keyIdFromArn, KeyMaterialEvent, KeyMaterialResponse, onEvent as handlerOnEvent,
 } from '../lambda/key-material-provider/index';
 import { CLIENT_CONFIG, kms as handlerKms } from '../lambda/shared/clients';
+import { RenewableRetryStrategy } from '../lambda/shared/retry';
 import { CapturedLogs, captureLogs } from './util/logs';
 import { scriptedEndpoint, withModuleAt } from './util/scripted-endpoint';
 import {
@@ -1089,6 +1090,27 @@ describe('transient faults and the deadline', () => {
 
   test('the client configuration uses the standard retry mode with 8 attempts', () => {
     expect(CLIENT_CONFIG).toEqual({ maxAttempts: 8, retryMode: 'standard' });
+  });
+
+  test('the KMS client retries with the renewable throttle-tolerant strategy', async () => {
+    expect(await handlerKms.config.retryStrategy()).toBeInstanceOf(RenewableRetryStrategy);
+  });
+
+  test('KMS still throttling when the retries end: the message names the quota, its numbers and the next step (not "retry")', async () => {
+    // GIVEN: GetParametersForImport throttled through every attempt the SDK made
+    secretHoldsBinary(materialBytes(32));
+    kmsMock.on(GetParametersForImportCommand).rejects(Object.assign(new Error('You have exceeded the rate at which you may call KMS.'), {
+      name: 'ThrottlingException', $fault: 'client', $metadata: { httpStatusCode: 400, attempts: 101 },
+    }));
+    // WHEN: with a 15-minute Lambda budget
+    const failure = onEvent(createEvent(withMaterial()), { deadline: new Deadline(Date.now() + 900_000) });
+    // THEN
+    await expect(failure).rejects.toThrow(new RegExp(
+      '^KMS GetParametersForImport for key arn:.* \\(resource KeyMaterialC0FFEE42\\) was still throttled \\(ThrottlingException\\) when its ' +
+      'retries ended, after 101 throttled attempts: .*default 1 per second.* At 1 per second, the 895 s this function had serve about 895 such ' +
+      'calls, .* Retrying the same deployment meets the same quota: request a higher quota \\(Service Quotas, AWS Key Management Service, ' +
+      '"GetParametersForImport request rate"\\), or deploy fewer of these resources at once \\(split them over several stacks or successive ' +
+      'deployments of at most about 716 resources each\\)\\.$'));
   });
 
   test('a call that never answers fails with the time-out message before the deadline', async () => {

@@ -46,7 +46,7 @@ export class KeyMaterialContext extends RequestContext<KeyMaterialEvent, KeyMate
   }
 
   public subject(secretArn?: string): FailureSubject {
-    return { keyArn: this.props.KeyArn, logicalResourceId: this.event.LogicalResourceId, secretArn };
+    return { keyArn: this.props.KeyArn, logicalResourceId: this.event.LogicalResourceId, secretArn, budgetMs: this.deadline.budgetMs() };
   }
 
   public subjectText(): string {

@@ -3,8 +3,10 @@
  * Messages quote only error names and (for a few KMS errors) the service's short message, which names a key
  * state or a parameter: never secret values or response bodies.
  */
+import { isThrottlingError } from '@smithy/core/retry';
+import { kmsRetry } from '../shared/clients';
 import {
-  ActionableError, deadlineText, errorMessage, errorName, isRetriedFault, quoteServiceMessage, settledFailure, transientText,
+  ActionableError, deadlineText, errorMessage, errorName, isRetriedFault, quoteServiceMessage, settledFailure, throttledText, transientText,
 } from '../shared/errors';
 
 /** Where a failure happened. */
@@ -13,6 +15,8 @@ export interface FailureSubject {
   readonly logicalResourceId: string;
   /** The secret, for Secrets Manager failures. */
   readonly secretArn?: string;
+  /** The time the invocation had for its calls (for the quota advice when KMS still throttles). @default unknown */
+  readonly budgetMs?: number;
 }
 
 /** An error whose message is already actionable; passed through unchanged by the mappers. */
@@ -33,9 +37,15 @@ export function timeoutMessage(service: 'KMS' | 'Secrets Manager' | 'CloudFormat
 
 /** Maps a failed KMS call (GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial, RotateKeyOnDemand). */
 export function kmsFailure(operation: string, err: unknown, subject: FailureSubject): Error {
-  const settled = settledFailure(err, () => new HandlerError(timeoutMessage('KMS', operation, subject)));
+  const attempts = (err as { $metadata?: { attempts?: unknown } } | undefined)?.$metadata?.attempts;
+  const retries = Math.max(kmsRetry.throttledRetries, typeof attempts === 'number' ? attempts : 0);
+  const throttled = () => new HandlerError(throttledText(operation, subjectText(subject), retries, subject.budgetMs ?? Infinity));
+  const settled = settledFailure(err, () => (kmsRetry.throttledRetries > 0 ? throttled() : new HandlerError(timeoutMessage('KMS', operation, subject))));
   if (settled) {
     return settled;
+  }
+  if (err && typeof err === 'object' && isThrottlingError(err as Parameters<typeof isThrottlingError>[0])) {
+    return throttled();
   }
   const name = errorName(err) ?? 'Error';
   const head = `KMS ${operation} failed for ${subjectText(subject)}: ${name}:`;

@@ -34,7 +34,16 @@ export class Deadline {
    * @param at epoch milliseconds at which the invocation ends (undefined: unbounded)
    * @param safetyMarginMs time kept back before `at`
    */
-  public constructor(public readonly at: number | undefined, public readonly safetyMarginMs = DEFAULT_SAFETY_MARGIN_MS) {}
+  public constructor(public readonly at: number | undefined, public readonly safetyMarginMs = DEFAULT_SAFETY_MARGIN_MS) {
+    this.createdAt = Date.now();
+  }
+
+  private readonly createdAt: number;
+
+  /** The time calls had when the deadline was made (the invocation's budget, less the margin); Infinity when unbounded. */
+  public budgetMs(): number {
+    return this.at === undefined ? Infinity : this.at - this.safetyMarginMs - this.createdAt;
+  }
 
   /** Milliseconds left before calls are cut off (Infinity when unbounded). */
   public remainingMs(): number {

@@ -68,3 +68,30 @@ export function deadlineText(service: string, operation: string, subject: string
     `transient ${service} faults (throttling, internal errors, dependency time-outs or network errors) persisted through the SDK's retries; ` +
     'retry the deployment.';
 }
+
+/** KMS's default request quotas (requests per second, per account and Region) of the operations the handlers call. */
+export const KMS_DEFAULT_REQUEST_QUOTAS: Readonly<Record<string, number>> = {
+  GetParametersForImport: 1, ImportKeyMaterial: 15, DeleteImportedKeyMaterial: 15, RotateKeyOnDemand: 5, ListKeyRotations: 100,
+  DescribeKey: 2000, CreateCustomKeyStore: 5, ConnectCustomKeyStore: 5, DisconnectCustomKeyStore: 5, DescribeCustomKeyStores: 5,
+  UpdateCustomKeyStore: 5, DeleteCustomKeyStore: 5,
+};
+
+/**
+ * The reason for a KMS call that was still throttled when its retries ended (at the deadline, or when the SDK's
+ * retry quota ran out), with the next step: retrying the same deployment meets the same quota.
+ * @param budgetMs the time the invocation had for its calls (the Lambda timeout, less the safety margin)
+ */
+export function throttledText(operation: string, subject: string, throttledRetries: number, budgetMs: number): string {
+  const rate = KMS_DEFAULT_REQUEST_QUOTAS[operation];
+  const seconds = Number.isFinite(budgetMs) ? Math.max(1, Math.floor(budgetMs / 1000)) : undefined;
+  const quota = rate === undefined ? `its ${operation} request quota` : `its ${operation} request quota (default ${rate} per second)`;
+  const capacity = rate !== undefined && seconds !== undefined
+    ? ` At ${rate} per second, the ${seconds} s this function had serve about ${rate * seconds} such calls, fewer when other callers use the quota.`
+    : '';
+  const batch = rate !== undefined && seconds !== undefined ? ` of at most about ${Math.max(1, Math.floor(rate * seconds * 0.8))} resources each` : '';
+  return `KMS ${operation} for ${subject} was still throttled (ThrottlingException) when its retries ended, after ${throttledRetries} throttled ` +
+    `attempts: the account and Region exceed ${quota}, which every caller in the account and Region shares, and CloudFormation calls it for ` +
+    `every resource of the deployment at once.${capacity} Retrying the same deployment meets the same quota: request a higher quota (Service ` +
+    `Quotas, AWS Key Management Service, "${operation} request rate"), or deploy fewer of these resources at once (split them over several ` +
+    `stacks or successive deployments${batch}).`;
+}

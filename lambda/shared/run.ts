@@ -2,6 +2,7 @@
  * The request runner shared by the handlers: one context per invocation (event, deadline, logger, outcome),
  * AWS calls bounded by the deadline, dispatch on RequestType, and error normalisation — written once.
  */
+import { kmsRetry } from './clients';
 import { Deadline } from './deadline';
 import { ActionableError, deadlineText, errorMessage, errorName } from './errors';
 import { LogFields, Logger } from './log';
@@ -84,6 +85,7 @@ export interface Run<C, T> {
 export async function runRequest<E extends CustomResourceEvent<object>, C extends RequestContext<E, string>, T>(ctx: C, run: Run<C, T>): Promise<T> {
   const started = Date.now();
   const { event } = ctx;
+  kmsRetry.renew();
   if (run.logReceived !== false) ctx.log.info('request received');
   try {
     if (!Object.prototype.hasOwnProperty.call(run.handlers, event.RequestType)) {

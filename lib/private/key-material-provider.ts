@@ -27,7 +27,9 @@ export class KeyMaterialProvider extends HandlerProvider {
     super(scope, id, {
       bundle: 'key-material-provider',
       description: 'cdk-kms-lifecycle: imports and deletes KMS key material',
-      timeout: Duration.minutes(5),
+      // KMS throttles GetParametersForImport at 1 request per second per account and Region, and CloudFormation
+      // sends every key of a wave at once: the handler retries until this deadline (lambda/shared/retry.ts).
+      timeout: Duration.minutes(15),
       onEventHandler: 'handler',
     });
 

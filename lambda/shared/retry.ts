@@ -1,0 +1,85 @@
+/**
+ * Throttle-tolerant retries for the KMS client, from the SDK's own retry machinery.
+ *
+ * KMS's request quotas are per account and Region and shared by every caller (GetParametersForImport: 1 per
+ * second; the custom key store operations: 5 per second). CloudFormation sends every custom resource of a stack
+ * wave at once, so N resources make N calls at once and all but the quota's worth are throttled. The SDK's
+ * standard strategy gives up after 8 attempts (about 13 s): too early for N > 10. Here the SDK keeps retrying a
+ * throttled call, with full-jitter exponential backoff capped at `RETRY_BACKOFF_CAP_MS`, until it succeeds or the
+ * Lambda deadline cuts it off (deadline.ts aborts every call 5 s before it): the function's timeout is the bound.
+ * Other transient faults (5xx, network errors) keep the standard bound of `TRANSIENT_MAX_ATTEMPTS` attempts: a
+ * service fault that persists is reported in seconds, not at the deadline.
+ *
+ * The standard strategy's retry quota (500 tokens; a throttled retry costs 5, and a success gives back only
+ * the cost of its last retry) belongs to the client, and the client lives as long as the Lambda sandbox. Under
+ * long throttling it runs dry across the invocations of a warm sandbox, and then every call fails at its first
+ * throttle. So each invocation starts with a fresh strategy (`renew()`, called by the request runner): 100
+ * throttled retries per invocation, more than a 15-minute deadline needs with this backoff (its mean wait is
+ * 5 s once capped: about 180 retries would need 15 minutes of waiting on one call, and the 1/s GetParametersForImport
+ * quota serves 240 concurrent imports in about 4 minutes, 50 retries for the last one).
+ */
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import type { RetryErrorInfo, RetryStrategyV2, RetryToken, StandardRetryToken } from '@smithy/types';
+
+/** Attempts per call (first try included); in practice the deadline or the retry quota ends the retries first. */
+export const QUOTA_RETRY_MAX_ATTEMPTS = 1_000;
+
+/** Attempts per call for transient faults other than throttling (the SDK standard strategy's bound here). */
+export const TRANSIENT_MAX_ATTEMPTS = 8;
+
+/** Backoff of the first retry (full jitter: a random wait up to this, doubling per retry). */
+export const RETRY_BACKOFF_BASE_MS = 100;
+
+/** The longest wait between two attempts. */
+export const RETRY_BACKOFF_CAP_MS = 10_000;
+
+/** Full-jitter exponential backoff: a random wait in [0, min(cap, base × 2^attempt)). */
+export function fullJitterBackoff(attempt: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_BASE_MS * 2 ** attempt));
+}
+
+/**
+ * The SDK's `ConfiguredRetryStrategy`, renewed at the start of every invocation, and counting the throttled
+ * retries of the current invocation (for the error message when the deadline still wins).
+ */
+export class RenewableRetryStrategy implements RetryStrategyV2 {
+  public readonly mode = 'standard';
+  private current: ConfiguredRetryStrategy;
+  private throttled = 0;
+
+  public constructor(
+    private readonly maxAttempts = QUOTA_RETRY_MAX_ATTEMPTS,
+    private readonly backoff: (attempt: number) => number = fullJitterBackoff,
+  ) {
+    this.current = new ConfiguredRetryStrategy(this.maxAttempts, this.backoff);
+  }
+
+  /** A full retry quota for the next invocation. */
+  public renew(): void {
+    this.current = new ConfiguredRetryStrategy(this.maxAttempts, this.backoff);
+    this.throttled = 0;
+  }
+
+  /** Throttled responses the SDK retried (or tried to) since the last `renew()`. */
+  public get throttledRetries(): number {
+    return this.throttled;
+  }
+
+  public acquireInitialRetryToken(retryTokenScope: string): Promise<RetryToken> {
+    return this.current.acquireInitialRetryToken(retryTokenScope);
+  }
+
+  public refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
+    if (errorInfo.errorType === 'THROTTLING') {
+      this.throttled++;
+    } else if (token.getRetryCount() + 1 >= TRANSIENT_MAX_ATTEMPTS) {
+      // What the SDK's strategies throw when they refuse a retry: the client then rejects with the last error.
+      return Promise.reject(new Error('No retry token available'));
+    }
+    return this.current.refreshRetryTokenForRetry(token as StandardRetryToken, errorInfo);
+  }
+
+  public recordSuccess(token: RetryToken): void {
+    this.current.recordSuccess(token as StandardRetryToken);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The KMS client's retry strategy (lambda/shared/retry.ts): the SDK's ConfiguredRetryStrategy, retrying
+ * throttling until the deadline, other transient faults at most 8 attempts, with a full retry quota per invocation.
+ */
+import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import type { RetryErrorInfo, RetryToken } from '@smithy/types';
+import { fullJitterBackoff, RenewableRetryStrategy, RETRY_BACKOFF_CAP_MS, TRANSIENT_MAX_ATTEMPTS } from '../lambda/shared/retry';
+import { Emulator, startEmulator } from './kms-emulator';
+
+const throttling: RetryErrorInfo = { errorType: 'THROTTLING' };
+const transient: RetryErrorInfo = { errorType: 'TRANSIENT' };
+
+/** Retries one call until the strategy refuses; returns how many retries it granted. */
+async function retriesGranted(strategy: RenewableRetryStrategy, info: RetryErrorInfo, limit = 1_000): Promise<number> {
+  let token: RetryToken = await strategy.acquireInitialRetryToken('');
+  for (let i = 0; i < limit; i++) {
+    try {
+      token = await strategy.refreshRetryTokenForRetry(token, info);
+    } catch {
+      return i;
+    }
+  }
+  return limit;
+}
+
+describe('RenewableRetryStrategy', () => {
+  test('retries a throttled call far beyond the standard 8 attempts, until the SDK retry quota is spent (100 retries at 5 tokens)', async () => {
+    const strategy = new RenewableRetryStrategy(1_000, () => 0);
+    expect(await retriesGranted(strategy, throttling)).toBe(100);
+    expect(strategy.throttledRetries).toBe(101);
+  });
+
+  test('a retry quota spent in one invocation is full again in the next one', async () => {
+    const strategy = new RenewableRetryStrategy(1_000, () => 0);
+    await retriesGranted(strategy, throttling);
+    expect(await retriesGranted(strategy, throttling)).toBe(0); // a warm sandbox without renew(): dry
+    strategy.renew();
+    expect(strategy.throttledRetries).toBe(0);
+    expect(await retriesGranted(strategy, throttling)).toBe(100);
+  });
+
+  test(`other transient faults keep the standard bound: ${TRANSIENT_MAX_ATTEMPTS} attempts`, async () => {
+    const strategy = new RenewableRetryStrategy(1_000, () => 0);
+    expect(await retriesGranted(strategy, transient)).toBe(TRANSIENT_MAX_ATTEMPTS - 1);
+  });
+
+  test('full-jitter backoff doubles from 100 ms and is capped at 10 s', () => {
+    expect([1, 2, 3, 7, 20].map((a) => fullJitterBackoff(a, () => 0.999999))).toEqual([199, 399, 799, 9_999, RETRY_BACKOFF_CAP_MS - 1]);
+    expect(fullJitterBackoff(5, () => 0)).toBe(0);
+  });
+});
+
+describe('a KMS client with the strategy, against the emulator with quotas on', () => {
+  let emu: Emulator;
+  beforeAll(async () => {
+    emu = await startEmulator({ quotas: { rates: { DescribeKey: 2 } } });
+  });
+  afterAll(async () => {
+    await emu.close();
+  });
+
+  test('6 concurrent calls over a 2-per-second quota all succeed, each admitted once', async () => {
+    const strategy = new RenewableRetryStrategy();
+    const kms = new KMSClient({
+      endpoint: emu.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, retryStrategy: strategy,
+    });
+    try {
+      const key = emu.createKey({ origin: 'EXTERNAL' });
+      const out = await Promise.all(Array.from({ length: 6 }, () => kms.send(new DescribeKeyCommand({ KeyId: key.keyId }))));
+      expect(out.map((o) => o.KeyMetadata?.KeyId)).toEqual(Array(6).fill(key.keyId));
+      const stats = emu.quotaStats();
+      expect(stats.admitted.DescribeKey).toBe(6);
+      expect(strategy.throttledRetries).toBe(stats.throttled.DescribeKey);
+      expect(stats.throttled.DescribeKey).toBeGreaterThanOrEqual(4); // the bucket starts with 2 tokens
+    } finally {
+      kms.destroy();
+    }
+  });
+});
