@@ -35,7 +35,7 @@ import {
   BundleModule, CUSTOM_KEY_STORE_BUNDLE, EMULATOR_DEFAULT_ENV, EmulatorEnv, KEY_MATERIAL_BUNDLE, loadBundle, useEmulatorEnvironment,
 } from './bundles';
 import { applyCrossRegionReference, deleteCrossRegionReference, isCrossRegionReference } from './cross-region';
-import type { InvocationRecord, LambdaFunctionSpec } from './lambda';
+import { InvocationRecord, LambdaFunctionSpec, SandboxPool } from './lambda';
 import { CREATE_FAILED_MARKER, ProviderFrameworkRuntime, ProviderSpec } from './provider-framework';
 import type { CfnRequest, CfnResponse, CustomResourceRuntime, ProviderOutcome, RequestType } from './runtime';
 
@@ -87,6 +87,14 @@ export interface DriverOptions {
   readonly onInvocation?: (record: InvocationRecord) => void;
   /** Extra physical ids by logical id (resources the driver should not create). */
   readonly physicalIds?: Record<string, PhysicalIds>;
+  /**
+   * Create, update and delete the resources of one dependency wave at once, as CloudFormation does (its custom
+   * resources then call their handlers concurrently, each concurrent invocation of a function in a sandbox of its
+   * own: a fresh copy of the bundle, reused once idle). A wave is every resource at the same depth of the dependency
+   * graph (creation) or height (deletion); CloudFormation may start some of them earlier. @default false (one at a
+   * time, in creation or deletion order)
+   */
+  readonly concurrency?: boolean;
 }
 
 /** A resource the driver deployed. */
@@ -156,6 +164,7 @@ export class LifecycleDriver {
 
   private readonly live = new Map<string, LiveResource>();
   private readonly bundles: Map<string, BundleModule>;
+  private readonly sandboxes = new Map<string, SandboxPool>();
   private readonly runtimes = new Map<string, CustomResourceRuntime>();
   private readonly ownsKms: boolean;
 
@@ -229,10 +238,13 @@ export class LifecycleDriver {
     this.setStackStatus('CREATE_IN_PROGRESS');
     const created: string[] = [];
     let failed = false;
-    for (const id of creationOrder(template)) {
-      const ok = await this.createResource(template, id, op, 'forward');
-      if (this.live.has(id)) created.push(id);
-      if (!ok) {
+    for (const wave of this.creationWaves(template)) {
+      const results = await Promise.all(wave.map(async (id) => {
+        const ok = await this.createResource(template, id, op, 'forward');
+        if (this.live.has(id)) created.push(id);
+        return ok;
+      }));
+      if (results.includes(false)) {
         failed = true;
         break;
       }
@@ -242,9 +254,10 @@ export class LifecycleDriver {
     // Rollback: delete everything created, in deletion order.
     this.setStackStatus('ROLLBACK_IN_PROGRESS');
     let rollbackFailed = false;
-    for (const id of deletionOrder(template)) {
-      if (!created.includes(id)) continue;
-      if (!(await this.deleteResource(id, op, 'rollback'))) rollbackFailed = true;
+    for (const wave of this.deletionWaves(template)) {
+      await Promise.all(wave.filter((id) => created.includes(id)).map(async (id) => {
+        if (!(await this.deleteResource(id, op, 'rollback'))) rollbackFailed = true;
+      }));
     }
     if (!rollbackFailed) this.template = undefined;
     return this.end(op, rollbackFailed ? 'ROLLBACK_FAILED' : 'ROLLBACK_COMPLETE');
@@ -258,21 +271,20 @@ export class LifecycleDriver {
     const touched: Touched[] = [];
     const retired: LiveResource[] = []; // old physical resources to delete in cleanup
     let failed = false;
-    for (const id of creationOrder(next)) {
+    const step = async (id: string): Promise<boolean> => {
       const definition = next.Resources[id];
       const before = this.live.get(id);
       if (!before) {
         const ok = await this.createResource(next, id, op, 'forward');
         if (this.live.has(id)) touched.push({ id, kind: 'created' });
-        if (!ok) { failed = true; break; }
-        continue;
+        return ok;
       }
       if (before.type !== definition.Type) throw new Error(`${id}: changing a resource's type is not supported by the driver`);
       if (servedByProvider(definition.Type)) {
         const props = this.resolveProps(next, id);
         if (sameJson(props, before.props)) {
           this.live.set(id, { ...before, definition, template: next });
-          continue;
+          return true;
         }
         const outcome = await this.invoke(next, id, definition, {
           RequestType: 'Update', ResourceProperties: props, OldResourceProperties: before.props, PhysicalResourceId: before.physical.ref,
@@ -280,8 +292,7 @@ export class LifecycleDriver {
         if (outcome.response.Status !== 'SUCCESS') {
           this.record(op, { logicalId: id, type: definition.Type, physicalId: before.physical.ref, action: 'UPDATE', status: 'FAILED', phase: 'forward', reason: outcome.response.Reason });
           touched.push({ id, kind: 'failed', before });
-          failed = true;
-          break;
+          return false;
         }
         const after: LiveResource = { ...before, definition, template: next, props, physical: customPhysical(outcome.response) };
         this.live.set(id, after);
@@ -292,24 +303,30 @@ export class LifecycleDriver {
         } else {
           touched.push({ id, kind: 'updated', before });
         }
-        continue;
+        return true;
       }
       const props = this.resolveProps(next, id);
       if (sameJson(props, before.props)) {
         this.live.set(id, { ...before, definition, template: next });
-        continue;
+        return true;
       }
       if (definition.Type === 'AWS::KMS::Key' && KEY_REPLACEMENT_PROPERTIES.some((p) => !sameJson(props[p], before.props[p]))) {
         this.live.delete(id);
         const ok = await this.createResource(next, id, op, 'forward');
         retired.push(before);
         touched.push({ id, kind: 'replaced', before });
-        if (!ok) { failed = true; break; }
-        continue;
+        return ok;
       }
       await this.updateNative(id, before, definition, next, props);
       this.record(op, { logicalId: id, type: definition.Type, physicalId: before.physical.ref, action: 'UPDATE', status: 'COMPLETE', phase: 'forward' });
       touched.push({ id, kind: 'updated', before });
+      return true;
+    };
+    for (const wave of this.creationWaves(next)) {
+      if ((await Promise.all(wave.map(step))).includes(false)) {
+        failed = true;
+        break;
+      }
     }
 
     if (!failed) {
@@ -317,9 +334,11 @@ export class LifecycleDriver {
       this.setStackStatus('UPDATE_COMPLETE_CLEANUP_IN_PROGRESS');
       this.template = next;
       const removed = Object.keys(previous.Resources).filter((id) => !(id in next.Resources) && this.live.has(id));
-      for (const id of deletionOrder(previous)) {
-        for (const old of retired.filter((r) => r.logicalId === id)) await this.deletePhysical(old, op, 'cleanup', 'UpdateReplacePolicy');
-        if (removed.includes(id)) await this.deleteResource(id, op, 'cleanup');
+      for (const wave of this.deletionWaves(previous)) {
+        await Promise.all(wave.map(async (id) => {
+          for (const old of retired.filter((r) => r.logicalId === id)) await this.deletePhysical(old, op, 'cleanup', 'UpdateReplacePolicy');
+          if (removed.includes(id)) await this.deleteResource(id, op, 'cleanup');
+        }));
       }
       return this.end(op, 'UPDATE_COMPLETE');
     }
@@ -372,12 +391,14 @@ export class LifecycleDriver {
     const blocked = new Set<string>();
     const graph = dependencyGraph(template);
     let failed = false;
-    for (const id of options.order ?? deletionOrder(template)) {
-      if (!this.live.has(id) || blocked.has(id)) continue;
-      if (!(await this.deleteResource(id, op, 'forward'))) {
-        failed = true;
-        for (const d of transitiveDependencies(template, id, graph)) blocked.add(d);
-      }
+    for (const wave of options.order ? options.order.map((id) => [id]) : this.deletionWaves(template)) {
+      await Promise.all(wave.map(async (id) => {
+        if (!this.live.has(id) || blocked.has(id)) return;
+        if (!(await this.deleteResource(id, op, 'forward'))) {
+          failed = true;
+          for (const d of transitiveDependencies(template, id, graph)) blocked.add(d);
+        }
+      }));
     }
     if (failed) return this.end(op, 'DELETE_FAILED');
     this.template = undefined;
@@ -403,6 +424,44 @@ export class LifecycleDriver {
       else this.live.set(logicalId, { ...r, props: (overrides.ResourceProperties as Record<string, unknown> | undefined) ?? r.props, physical: customPhysical(outcome.response) });
     }
     return outcome;
+  }
+
+  /** The sandboxes of one function (concurrency): fresh copies of its bundle, reused once idle. */
+  private sandboxPool(key: string, bundle: string): SandboxPool {
+    let pool = this.sandboxes.get(key);
+    if (!pool) {
+      pool = new SandboxPool(() => loadBundle(bundle));
+      this.sandboxes.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** Sandboxes started per function (concurrency), by `<bundle>|<function logical id>`. */
+  public get sandboxesStarted(): Record<string, number> {
+    return Object.fromEntries([...this.sandboxes].map(([k, p]) => [k, p.started]));
+  }
+
+  /** The creation order in waves: one resource each, or (concurrency) every resource at the same dependency depth. */
+  private creationWaves(template: DriverTemplate): string[][] {
+    const order = creationOrder(template);
+    if (!this.options.concurrency) return order.map((id) => [id]);
+    const graph = dependencyGraph(template);
+    const depth = new Map<string, number>();
+    for (const id of order) depth.set(id, 1 + Math.max(-1, ...[...(graph.get(id) ?? [])].map((d) => depth.get(d) ?? 0)));
+    return groupBy(order, depth);
+  }
+
+  /** The deletion order in waves: one resource each, or (concurrency) every resource at the same height (dependents first). */
+  private deletionWaves(template: DriverTemplate): string[][] {
+    const order = deletionOrder(template);
+    if (!this.options.concurrency) return order.map((id) => [id]);
+    const graph = dependencyGraph(template);
+    const height = new Map<string, number>();
+    for (const id of order) height.set(id, height.get(id) ?? 0);
+    for (const id of order) {
+      for (const d of graph.get(id) ?? []) height.set(d, Math.max(height.get(d) ?? 0, height.get(id)! + 1));
+    }
+    return groupBy(order, height);
   }
 
   // ------------------------------------------------------------------ resources
@@ -656,7 +715,10 @@ export class LifecycleDriver {
       const p = template.Resources[fnId].Properties ?? {};
       const handler = String(p.Handler ?? '');
       if (!handler.startsWith('index.')) throw new Error(`${fnId}: Handler '${handler}' is not in the bundle's index.js`);
-      return { functionName: fnId, module: module!, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000 };
+      return {
+        functionName: fnId, module: module!, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000,
+        ...(this.options.concurrency ? { sandboxes: this.sandboxPool(`${bundle}|${fnId}`, bundle) } : {}),
+      };
     };
     const arnOf = (fnId: string) => String(resolve(template, { 'Fn::GetAtt': [fnId, 'Arn'] }, env));
     const userFunctions: ProviderSpec['functions'] = {
@@ -717,6 +779,16 @@ export function isCustomResource(type: string): boolean {
 /** Custom resources sent to their provider (aws-cdk-lib's cross-Region references are played natively). */
 function servedByProvider(type: string): boolean {
   return isCustomResource(type) && !isCrossRegionReference(type);
+}
+
+/** `order` split into groups of equal `level`, lowest first, each in `order`'s order. */
+function groupBy(order: string[], level: Map<string, number>): string[][] {
+  const groups = new Map<number, string[]>();
+  for (const id of order) {
+    const l = level.get(id) ?? 0;
+    groups.set(l, [...(groups.get(l) ?? []), id]);
+  }
+  return [...groups.keys()].sort((a, b) => a - b).map((l) => groups.get(l)!);
 }
 
 /** The physical ids a custom resource's response gives. */

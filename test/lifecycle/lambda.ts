@@ -6,10 +6,40 @@
 import * as crypto from 'node:crypto';
 import type { BundleModule } from './bundles';
 
+/**
+ * The sandboxes of a function, as Lambda keeps them: an invocation takes an idle one or starts a new one (a fresh
+ * copy of the bundle, with its own module-level SDK clients), and gives it back when it ends. A sandbox whose
+ * invocation timed out is not reused.
+ */
+export class SandboxPool {
+  private readonly idle: BundleModule[];
+  /** Sandboxes started, the first one included. */
+  public started: number;
+
+  constructor(private readonly start: () => BundleModule, first?: BundleModule) {
+    this.idle = first ? [first] : [];
+    this.started = this.idle.length;
+  }
+
+  public acquire(): BundleModule {
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    this.started++;
+    return this.start();
+  }
+
+  public release(module: BundleModule): void {
+    this.idle.push(module);
+  }
+}
+
 /** A Lambda function of a provider: a bundle export and its timeout. */
 export interface LambdaFunctionSpec {
   readonly functionName: string;
+  /** The bundle (one warm sandbox for every invocation, one at a time). */
   readonly module: BundleModule;
+  /** Sandboxes for concurrent invocations. @default every invocation runs in `module` */
+  readonly sandboxes?: SandboxPool;
   /** The export named by the function's Handler (`index.<export>`). */
   readonly exportName: string;
   /** The function's Timeout. */
@@ -57,7 +87,22 @@ export async function invokeLambda(fn: LambdaFunctionSpec, kind: 'onEvent' | 'is
     payload: event,
     budgetMs,
   };
-  const handler = fn.module[fn.exportName];
+  const module = fn.sandboxes?.acquire() ?? fn.module;
+  let reusable = true;
+  try {
+    const record = await runIn(module, fn, event, context, base, requestId, started, budgetMs);
+    reusable = !record.timedOut;
+    return record;
+  } finally {
+    if (reusable) fn.sandboxes?.release(module);
+  }
+}
+
+async function runIn(
+  module: BundleModule, fn: LambdaFunctionSpec, event: Record<string, unknown>, context: unknown,
+  base: Omit<InvocationRecord, 'timedOut' | 'durationMs' | 'result' | 'error'>, requestId: string, started: number, budgetMs: number,
+): Promise<InvocationRecord> {
+  const handler = module[fn.exportName];
   if (typeof handler !== 'function') {
     return {
       ...base, timedOut: false, durationMs: 0,
