@@ -1,67 +1,23 @@
 /**
- * Deploy, update and destroy of N ExternalKeys with material against the KMS emulator with its request
- * quotas on, with CloudFormation's parallelism: every custom resource of one dependency wave is sent at
- * once, each concurrent request in its own Lambda sandbox (a fresh copy of the shipped bundle, so its own
- * SDK clients and retry capacity, as in Lambda), warm sandboxes reused across operations.
+ * Deploy, update and destroy of N ExternalKeys with material against the KMS emulator with its request quotas
+ * on, played by the lifecycle driver with `concurrency` (CloudFormation's parallelism: every resource of a
+ * dependency wave at once, each concurrent invocation in a Lambda sandbox of its own, warm sandboxes reused
+ * across operations) through the installed aws-cdk-lib Provider framework runtime and the shipped bundles.
  *
- * Real time throughout: the SDK's backoff and the quota buckets both run on the wall clock.
- * Not modelled: CloudFormation's rollback after the first failure (every request of the wave runs and the
- * failures are counted, as the issue counted them), the network between Lambda and KMS, CreateKey and
- * ScheduleKeyDeletion of the keys themselves (native resources, made directly in the emulator).
+ * Real time throughout: the SDK's backoff and the quota buckets both run on the wall clock. The keys themselves
+ * are made directly in the emulator (CloudFormation's CreateKey is not rate-limited here); their
+ * ScheduleKeyDeletion on destroy goes through the quota (15 per second), retried as CloudFormation would.
  */
-import * as crypto from 'node:crypto';
 import type { Emulator } from '../test/kms-emulator';
-import { BundleModule, KEY_MATERIAL_BUNDLE, loadBundle, useEmulatorEnvironment } from '../test/lifecycle/bundles';
-import { stringifyScalars } from '../test/lifecycle/driver';
-import { PhysicalIds, referencesIn, resolve, Template } from '../test/util/template';
-
-/** Lambda sandboxes of one function: an idle one is reused, otherwise a new one is started. */
-export class Fleet {
-  private readonly idle: BundleModule[] = [];
-  public started = 0;
-
-  constructor(private readonly bundle: string) {}
-
-  public async invoke(exportName: string, event: Record<string, unknown>, timeoutMs: number): Promise<Invocation> {
-    const module = this.idle.pop() ?? this.start();
-    const begun = Date.now();
-    const context = { getRemainingTimeInMillis: () => Math.max(0, begun + timeoutMs - Date.now()) };
-    let timer: NodeJS.Timeout | undefined;
-    const killed = new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), timeoutMs); });
-    try {
-      const outcome = await Promise.race([
-        Promise.resolve().then(() => (module[exportName] as (e: unknown, c: unknown) => Promise<unknown>)(JSON.parse(JSON.stringify(event)), context))
-          .then((value) => ({ value }), (error: Error) => ({ error })),
-        killed,
-      ]);
-      const ms = Date.now() - begun;
-      if (outcome === 'timeout') return { ok: false, ms, reason: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds` };
-      this.idle.push(module);
-      if ('error' in outcome) return { ok: false, ms, reason: String(outcome.error?.message ?? outcome.error) };
-      return { ok: true, ms, value: outcome.value as Record<string, unknown> };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  private start(): BundleModule {
-    this.started++;
-    return loadBundle(this.bundle);
-  }
-}
-
-export interface Invocation {
-  readonly ok: boolean;
-  readonly ms: number;
-  readonly reason?: string;
-  readonly value?: Record<string, unknown>;
-}
+import { DriverTemplate, LifecycleDriver, StackOperation } from '../test/lifecycle/driver';
 
 export interface WaveResult {
   readonly operation: 'deploy' | 'update' | 'destroy';
+  readonly status: string;
+  /** Material resources the operation sent a request to. */
   readonly n: number;
   readonly wallMs: number;
-  /** The time the quotas alone impose on the wave's KMS calls. */
+  /** The time the quotas alone impose on the operation's KMS calls. */
   readonly floorMs: number;
   readonly failures: string[];
   readonly slowestMs: number;
@@ -70,104 +26,55 @@ export interface WaveResult {
   readonly sandboxes: number;
 }
 
-/** The user onEvent function of a custom resource (ServiceToken → framework → USER_ON_EVENT_FUNCTION_ARN) and its timeout. */
-function userFunction(template: Template, logicalId: string): { handler: string; timeoutMs: number } {
-  const [framework] = [...referencesIn(template.Resources[logicalId].Properties?.ServiceToken ?? {})];
-  const vars = template.Resources[framework]?.Properties?.Environment?.Variables ?? {};
-  const [user] = [...referencesIn(vars.USER_ON_EVENT_FUNCTION_ARN ?? { Ref: framework })];
-  const p = template.Resources[user].Properties ?? {};
-  return { handler: String(p.Handler).replace(/^index\./, ''), timeoutMs: Number(p.Timeout ?? 3) * 1000 };
+const MATERIAL_TYPE = 'Custom::KmsImportedKeyMaterial';
+
+/** Time for n requests of an operation at its default quota, with a full one-second bucket at the start. */
+export function quotaFloorMs(n: number, ratePerSecond: number): number {
+  return Math.max(0, (n - ratePerSecond) / ratePerSecond) * 1000;
 }
 
-/** One stack of key-material resources, deployed, updated and destroyed as CloudFormation would, in waves. */
+/** One stack of key-material resources, deployed, updated and destroyed as CloudFormation would. */
 export class QuotaStack {
-  public readonly fleet = new Fleet(KEY_MATERIAL_BUNDLE);
-  private readonly stackId = `arn:aws:cloudformation:us-east-1:111122223333:stack/Bench/${crypto.randomUUID()}`;
-  private readonly physical: Record<string, PhysicalIds> = {};
-  private props: Record<string, Record<string, unknown>> = {};
-  private template?: Template;
+  public readonly driver: LifecycleDriver;
 
   constructor(private readonly emulator: Emulator) {
-    useEmulatorEnvironment(emulator);
+    this.driver = new LifecycleDriver({ emulator, concurrency: true });
   }
 
-  private customResources(template: Template): string[] {
-    return Object.keys(template.Resources).filter((id) => template.Resources[id].Type === 'Custom::KmsImportedKeyMaterial');
-  }
-
-  private resolved(template: Template, id: string): Record<string, unknown> {
-    const env = { account: '111122223333', region: 'us-east-1', stackName: 'Bench', stackId: this.stackId, physicalIds: this.physical };
-    return stringifyScalars(resolve(template, template.Resources[id].Properties ?? {}, env)) as Record<string, unknown>;
-  }
-
-  private async wave(operation: WaveResult['operation'], template: Template, requests: Array<{ id: string; event: Record<string, unknown> }>, floorMs: number): Promise<WaveResult> {
+  private async measure(operation: WaveResult['operation'], run: () => Promise<StackOperation>, floor: (n: number) => number): Promise<WaveResult> {
     this.emulator.resetCalls();
     const started = Date.now();
-    const results = await Promise.all(requests.map(async ({ id, event }) => {
-      const fn = userFunction(template, id);
-      const full = {
-        ServiceToken: 'arn:aws:lambda:us-east-1:111122223333:function:framework', ResponseURL: 'https://example.invalid/response',
-        StackId: this.stackId, RequestId: crypto.randomUUID(), LogicalResourceId: id, ResourceType: 'Custom::KmsImportedKeyMaterial', ...event,
-      };
-      return { id, result: await this.fleet.invoke(fn.handler, full, fn.timeoutMs) };
-    }));
+    const op = await run();
     const wallMs = Date.now() - started;
-    for (const { id, result } of results) {
-      if (result.ok && operation !== 'destroy') this.physical[id] = { ref: String(result.value?.PhysicalResourceId), attributes: result.value?.Data as Record<string, string> };
-    }
+    const materials = op.invocations.filter((i) => i.request.ResourceType === MATERIAL_TYPE && i.phase === 'forward');
+    const stats = this.emulator.quotaStats();
     const kms: WaveResult['kms'] = {};
-    for (const c of this.emulator.calls.filter((x) => x.service === 'kms')) {
-      const row = (kms[c.operation] ??= { ok: 0, throttled: 0 });
-      if (c.throttled) row.throttled++;
-      else row.ok++;
+    for (const name of new Set([...Object.keys(stats.admitted), ...Object.keys(stats.throttled)])) {
+      kms[name] = { ok: stats.admitted[name] ?? 0, throttled: stats.throttled[name] ?? 0 };
     }
+    const sandboxes = Object.entries(this.driver.sandboxesStarted).filter(([k]) => k.startsWith('key-material-provider|')).reduce((a, [, v]) => a + v, 0);
     return {
-      operation, n: requests.length, wallMs, floorMs,
-      failures: results.filter((r) => !r.result.ok).map((r) => `${r.id}: ${r.result.reason}`),
-      slowestMs: Math.max(0, ...results.map((r) => r.result.ms)),
-      kms, sandboxes: this.fleet.started,
+      operation, status: op.status, n: materials.length, wallMs, floorMs: floor(materials.length),
+      failures: op.failures.map((f) => `${f.logicalId} ${f.action} ${f.phase}: ${f.reason ?? ''}`),
+      slowestMs: Math.max(0, ...materials.map((i) => i.realMs)),
+      kms, sandboxes,
     };
   }
 
-  /** Creates the keys (directly in the emulator), then the wave of material resources. */
-  public async deploy(template: Template): Promise<WaveResult> {
-    for (const [id, r] of Object.entries(template.Resources)) {
-      if (r.Type !== 'AWS::KMS::Key') continue;
-      const key = this.emulator.createKey({ origin: 'EXTERNAL' });
-      this.physical[id] = { ref: key.keyId, arn: key.arn, attributes: { KeyId: key.keyId } };
-    }
-    this.template = template;
-    const ids = this.customResources(template);
-    this.props = Object.fromEntries(ids.map((id) => [id, this.resolved(template, id)]));
-    return this.wave('deploy', template, ids.map((id) => ({ id, event: { RequestType: 'Create', ResourceProperties: this.props[id] } })), quotaFloorMs(ids.length, 'GetParametersForImport'));
+  public deploy(template: DriverTemplate): Promise<WaveResult> {
+    return this.measure('deploy', () => this.driver.deploy(template), (n) => quotaFloorMs(n, 1));
   }
 
-  /** Updates every material resource whose properties changed (one wave). */
-  public async update(template: Template): Promise<WaveResult> {
-    const ids = this.customResources(template);
-    const next = Object.fromEntries(ids.map((id) => [id, this.resolved(template, id)]));
-    // A resource whose Create failed has nothing to update (CloudFormation would have rolled it back).
-    const changed = ids.filter((id) => this.physical[id] && JSON.stringify(next[id]) !== JSON.stringify(this.props[id]));
-    const result = await this.wave('update', template, changed.map((id) => ({
-      id, event: { RequestType: 'Update', ResourceProperties: next[id], OldResourceProperties: this.props[id], PhysicalResourceId: this.physical[id].ref },
-    })), quotaFloorMs(changed.length, 'GetParametersForImport'));
-    this.props = next;
-    this.template = template;
-    return result;
+  public update(template: DriverTemplate): Promise<WaveResult> {
+    return this.measure('update', () => this.driver.deploy(template), (n) => quotaFloorMs(n, 1));
   }
 
-  /** Deletes every material resource (one wave). */
-  public async destroy(): Promise<WaveResult> {
-    const template = this.template!;
-    const ids = this.customResources(template);
-    return this.wave('destroy', template, ids.map((id) => ({
-      id, event: { RequestType: 'Delete', ResourceProperties: this.props[id], PhysicalResourceId: this.physical[id]?.ref ?? 'AWSCDK::CustomResourceProviderFramework::CREATE_FAILED' },
-    })), quotaFloorMs(ids.filter((id) => this.physical[id]).length, 'DeleteImportedKeyMaterial'));
+  /** Destroy's floor: the material deletes and then the key deletions, each at 15 per second. */
+  public destroy(): Promise<WaveResult> {
+    return this.measure('destroy', () => this.driver.destroy(), (n) => 2 * quotaFloorMs(n, 15));
   }
-}
 
-/** Time for n requests of an operation at its default quota, with a full one-second bucket at the start. */
-export function quotaFloorMs(n: number, operation: 'GetParametersForImport' | 'DeleteImportedKeyMaterial'): number {
-  const rate = operation === 'GetParametersForImport' ? 1 : 15;
-  return Math.max(0, (n - rate) / rate) * 1000;
+  public close(): void {
+    this.driver.close();
+  }
 }

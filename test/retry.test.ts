@@ -24,19 +24,11 @@ async function retriesGranted(strategy: RenewableRetryStrategy, info: RetryError
 }
 
 describe('RenewableRetryStrategy', () => {
-  test('retries a throttled call far beyond the standard 8 attempts, until the SDK retry quota is spent (100 retries at 5 tokens)', async () => {
+  test('retries a throttled call past the SDK retry quota (100 throttled retries): only maxAttempts and the deadline end it', async () => {
     const strategy = new RenewableRetryStrategy(1_000, () => 0);
-    expect(await retriesGranted(strategy, throttling)).toBe(100);
-    expect(strategy.throttledRetries).toBe(101);
-  });
-
-  test('a retry quota spent in one invocation is full again in the next one', async () => {
-    const strategy = new RenewableRetryStrategy(1_000, () => 0);
-    await retriesGranted(strategy, throttling);
-    expect(await retriesGranted(strategy, throttling)).toBe(0); // a warm sandbox without renew(): dry
-    strategy.renew();
-    expect(strategy.throttledRetries).toBe(0);
-    expect(await retriesGranted(strategy, throttling)).toBe(100);
+    expect(await retriesGranted(strategy, throttling, 300)).toBe(300);
+    expect(strategy.throttledRetries).toBe(300);
+    expect(await retriesGranted(new RenewableRetryStrategy(50, () => 0), throttling)).toBe(49);
   });
 
   test(`other transient faults keep the standard bound: ${TRANSIENT_MAX_ATTEMPTS} attempts`, async () => {
@@ -44,8 +36,18 @@ describe('RenewableRetryStrategy', () => {
     expect(await retriesGranted(strategy, transient)).toBe(TRANSIENT_MAX_ATTEMPTS - 1);
   });
 
-  test('full-jitter backoff doubles from 100 ms and is capped at 10 s', () => {
-    expect([1, 2, 3, 7, 20].map((a) => fullJitterBackoff(a, () => 0.999999))).toEqual([199, 399, 799, 9_999, RETRY_BACKOFF_CAP_MS - 1]);
+  test('a retry quota spent in one invocation is full again in the next one', async () => {
+    // 14 tokens per transient retry: five calls with 7 retries each leave 10 of the 500
+    const strategy = new RenewableRetryStrategy(1_000, () => 0);
+    for (let i = 0; i < 5; i++) expect(await retriesGranted(strategy, transient)).toBe(7);
+    expect(await retriesGranted(strategy, transient)).toBe(0); // a warm sandbox without renew(): dry
+    strategy.renew();
+    expect(await retriesGranted(strategy, transient)).toBe(7);
+  });
+
+  test('full-jitter backoff doubles from 100 ms and is capped at 5 s', () => {
+    expect([1, 2, 3, 5, 20].map((a) => fullJitterBackoff(a, () => 0.999999))).toEqual([199, 399, 799, 3_199, RETRY_BACKOFF_CAP_MS - 1]);
+    expect(RETRY_BACKOFF_CAP_MS).toBe(5_000);
     expect(fullJitterBackoff(5, () => 0)).toBe(0);
   });
 });

@@ -10,13 +10,14 @@
  * Other transient faults (5xx, network errors) keep the standard bound of `TRANSIENT_MAX_ATTEMPTS` attempts: a
  * service fault that persists is reported in seconds, not at the deadline.
  *
- * The standard strategy's retry quota (500 tokens; a throttled retry costs 5, and a success gives back only
- * the cost of its last retry) belongs to the client, and the client lives as long as the Lambda sandbox. Under
- * long throttling it runs dry across the invocations of a warm sandbox, and then every call fails at its first
- * throttle. So each invocation starts with a fresh strategy (`renew()`, called by the request runner): 100
- * throttled retries per invocation, more than a 15-minute deadline needs with this backoff (its mean wait is
- * 5 s once capped: about 180 retries would need 15 minutes of waiting on one call, and the 1/s GetParametersForImport
- * quota serves 240 concurrent imports in about 4 minutes, 50 retries for the last one).
+ * The standard strategy's retry quota (500 tokens; a throttled retry costs 5, another transient retry 14, and a
+ * success gives back only the cost of its last retry) belongs to the client, and the client lives as long as the
+ * Lambda sandbox. It protects a long-lived client from retry storms; here every call is bounded by the deadline
+ * instead, and the quota would otherwise decide the outcome: 100 throttled retries are about 4 minutes of waiting
+ * with this backoff, less than the last of 240 concurrent imports needs, and a warm sandbox would start its next
+ * invocation with what the previous one left. So each invocation starts with a fresh quota (`renew()`, called by
+ * the request runner), and a quota that runs dry during throttling is renewed: throttling is retried until the
+ * deadline; other transient faults stay within `TRANSIENT_MAX_ATTEMPTS` and the quota.
  */
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken, StandardRetryToken } from '@smithy/types';
@@ -24,14 +25,22 @@ import type { RetryErrorInfo, RetryStrategyV2, RetryToken, StandardRetryToken } 
 /** Attempts per call (first try included); in practice the deadline or the retry quota ends the retries first. */
 export const QUOTA_RETRY_MAX_ATTEMPTS = 1_000;
 
+/** What a throttled retry takes from the SDK's retry quota (the standard strategy's throttling cost). */
+const THROTTLING_RETRY_COST = 5;
+
 /** Attempts per call for transient faults other than throttling (the SDK standard strategy's bound here). */
 export const TRANSIENT_MAX_ATTEMPTS = 8;
 
 /** Backoff of the first retry (full jitter: a random wait up to this, doubling per retry). */
 export const RETRY_BACKOFF_BASE_MS = 100;
 
-/** The longest wait between two attempts. */
-export const RETRY_BACKOFF_CAP_MS = 10_000;
+/**
+ * The longest wait between two attempts. With k callers waiting on a quota, a token that frees up waits about
+ * cap / 2 / k for the next attempt, so N concurrent calls at r per second take about N / r + (cap / 2) × ln N
+ * seconds: 5 s adds about 15 s to the 240 s that 240 imports need at 1 per second (the SDK's own cap, 20 s, would add
+ * a minute), for one throttled attempt per waiting caller every 2.5 s.
+ */
+export const RETRY_BACKOFF_CAP_MS = 5_000;
 
 /** Full-jitter exponential backoff: a random wait in [0, min(cap, base × 2^attempt)). */
 export function fullJitterBackoff(attempt: number, random: () => number = Math.random): number {
@@ -60,7 +69,7 @@ export class RenewableRetryStrategy implements RetryStrategyV2 {
     this.throttled = 0;
   }
 
-  /** Throttled responses the SDK retried (or tried to) since the last `renew()`. */
+  /** Throttled responses since the last `renew()`. */
   public get throttledRetries(): number {
     return this.throttled;
   }
@@ -72,6 +81,10 @@ export class RenewableRetryStrategy implements RetryStrategyV2 {
   public refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
     if (errorInfo.errorType === 'THROTTLING') {
       this.throttled++;
+      if (this.current.getCapacity() < THROTTLING_RETRY_COST) {
+        // Dry after long throttling: the deadline, not the retry quota, ends these retries (see above).
+        this.current = new ConfiguredRetryStrategy(this.maxAttempts, this.backoff);
+      }
     } else if (token.getRetryCount() + 1 >= TRANSIENT_MAX_ATTEMPTS) {
       // What the SDK's strategies throw when they refuse a retry: the client then rejects with the last error.
       return Promise.reject(new Error('No retry token available'));

@@ -426,6 +426,21 @@ export class LifecycleDriver {
     return outcome;
   }
 
+  /**
+   * A call CloudFormation makes for a native resource: CloudFormation retries throttling itself, for as long as
+   * its own operation lasts (the driver's client shares one SDK retry quota among every concurrent delete).
+   */
+  private async asCloudFormation<T>(call: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (e) {
+        if ((e as Error).name !== 'ThrottlingException' || attempt >= 200) throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 2_000));
+      }
+    }
+  }
+
   /** The sandboxes of one function (concurrency): fresh copies of its bundle, reused once idle. */
   private sandboxPool(key: string, bundle: string): SandboxPool {
     let pool = this.sandboxes.get(key);
@@ -574,7 +589,7 @@ export class LifecycleDriver {
     if (r.type === 'AWS::KMS::Key' || r.type === 'AWS::KMS::ReplicaKey') {
       const days = Number(r.props.PendingWindowInDays ?? 30);
       try {
-        await this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: r.physical.ref, PendingWindowInDays: days }));
+        await this.asCloudFormation(() => this.kms.send(new ScheduleKeyDeletionCommand({ KeyId: r.physical.ref, PendingWindowInDays: days })));
       } catch (e) {
         const name = (e as Error).name;
         if (name !== 'NotFoundException' && name !== 'KMSInvalidStateException') {
