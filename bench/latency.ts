@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import type { Emulator } from '../test/kms-emulator';
 import { bundlePath, KEY_MATERIAL_BUNDLE, REPO_ROOT } from '../test/lifecycle/bundles';
 import { stringifyScalars } from '../test/lifecycle/driver';
-import { resolve, Template } from '../test/util/template';
+import { referencesIn, resolve, Template } from '../test/util/template';
 import { shapeStack, synthTemplate } from './templates';
 
 const COLD_START = path.join(__dirname, 'cold-start.js');
@@ -101,6 +101,8 @@ export interface LatencyResult {
   readonly ours: { handler: ColdRun[]; framework?: ColdRun[] };
   readonly workaround: ColdRun[];
   readonly frameworkNote?: string;
+  /** Our function answers CloudFormation itself (the bundled aws-cdk-lib entrypoint): no framework Lambda. */
+  readonly direct?: boolean;
 }
 
 export function median(values: number[]): number {
@@ -134,15 +136,21 @@ export async function measureDeleteLatency(emulator: Emulator, runs: number): Pr
   const oursResource = Object.keys(ours.Resources).find((id) => ours.Resources[id].Type === 'Custom::KmsImportedKeyMaterial')!;
   const workaroundResource = Object.keys(workaround.Resources).find((id) => workaround.Resources[id].Type === 'Custom::AWS')!;
   const result: LatencyResult = { runs, ours: { handler: [] }, workaround: [] };
-  const sdk = frameworkSdkPath();
+  // Our ServiceToken: one function whose Handler is the bundled aws-cdk-lib entrypoint (index.main), or a
+  // Provider framework in front of the handler (index.handler).
+  const [serviceFunction] = [...referencesIn(ours.Resources[oursResource].Properties?.ServiceToken ?? {})];
+  const direct = String(ours.Resources[serviceFunction]?.Properties?.Handler) === 'index.main';
+  const exportName = direct ? 'main' : 'handler';
+  (result as { direct?: boolean }).direct = direct;
+  const sdk = direct ? undefined : frameworkSdkPath();
   const stub = sdk ? await lambdaStub(() => ({ PhysicalResourceId: 'bench' })) : undefined;
   if (sdk) result.ours.framework = [];
-  else (result as { frameworkNote?: string }).frameworkNote = 'framework Lambda not measured: @aws-sdk/client-lambda and client-sfn (provided by the Lambda runtime) are not installed; set BENCH_FRAMEWORK_NODE_PATH to a node_modules that has them';
+  else if (!direct) (result as { frameworkNote?: string }).frameworkNote = 'framework Lambda not measured: @aws-sdk/client-lambda and client-sfn (provided by the Lambda runtime) are not installed; set BENCH_FRAMEWORK_NODE_PATH to a node_modules that has them';
   try {
     for (let i = 0; i < runs; i++) {
       const material = crypto.randomBytes(32);
       const k1 = emulator.createKey({ origin: 'EXTERNAL', material });
-      result.ours.handler.push(await coldRun(bundlePath(KEY_MATERIAL_BUNDLE), 'handler',
+      result.ours.handler.push(await coldRun(bundlePath(KEY_MATERIAL_BUNDLE), exportName,
         cfnEvent(ours, oursResource, { [keyId(ours)]: { ref: k1.keyId, arn: k1.arn } }, k1.keyId), env));
       const k2 = emulator.createKey({ origin: 'EXTERNAL', material });
       result.workaround.push(await coldRun(AWS_CUSTOM_RESOURCE_HANDLER, 'handler',

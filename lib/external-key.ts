@@ -148,6 +148,8 @@ export class ExternalKey extends kms.Key {
         'A property injector for kms.Key set enableKeyRotation or rotationPeriod; KMS cannot rotate EXTERNAL keys automatically, so ExternalKey keeps EnableKeyRotation false. ' +
         'Rotate imported material on demand instead (a new material secret), and make the injector keep an explicit enableKeyRotation: false (for example { enableKeyRotation: true, ...originalProps }).');
     }
+    // false is CloudFormation's default for EnableKeyRotation: left out of the template (24 bytes per key).
+    cfnKey.enableKeyRotation = undefined;
     Validations.of(cfnKey).acknowledge({
       id: 'AwsSolutions-KMS5',
       reason: 'KMS cannot rotate EXTERNAL-origin keys automatically; material you import is rotated on demand (ImportKeyMaterial NEW_KEY_MATERIAL + RotateKeyOnDemand).',

@@ -1,4 +1,4 @@
-import { CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import { CfnResource, CustomResource, Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -176,8 +176,9 @@ export class ImportedKeyMaterial extends Construct {
 
     const properties: Omit<KeyMaterialResourceProperties, 'ServiceToken'> = {
       KeyArn: props.key.keyArn,
-      KeySpec: keySpec,
-      MultiRegion: String(multiRegionFlag),
+      // Left out when they are the defaults (the handler reads absent as SYMMETRIC_DEFAULT, single-Region).
+      KeySpec: keySpec === kms.KeySpec.SYMMETRIC_DEFAULT ? undefined : keySpec,
+      MultiRegion: multiRegionFlag ? 'true' : undefined,
       KeyMaterialId: props.keyMaterialId,
       Material: material && {
         SecretArn: material.secretArn,
@@ -199,9 +200,15 @@ export class ImportedKeyMaterial extends Construct {
       properties,
       removalPolicy: removal,
     });
-    // Destroy order: this resource is deleted while the handler's permissions still exist.
-    resource.node.addDependency(provider.role);
-    if (info.cfnKey && info.inStack) resource.node.addDependency(info.cfnKey);
+    if (removal === RemovalPolicy.DESTROY) {
+      // Delete is CloudFormation's default DeletionPolicy and UpdateReplacePolicy: not written for each key.
+      const cfn = resource.node.defaultChild as CfnResource;
+      cfn.cfnOptions.deletionPolicy = undefined;
+      cfn.cfnOptions.updateReplacePolicy = undefined;
+    }
+    // Destroy order needs no DependsOn: the ServiceToken references the handler function, which depends on its
+    // role and every policy of the role, and KeyArn references the key, so CloudFormation deletes this resource
+    // first, while the handler, its permissions and the key still exist.
   }
 
   /**

@@ -25,7 +25,7 @@ describe('ExternalKey', () => {
     new kms.Alias(stack, 'Alias', { aliasName: 'alias/extra', targetKey: key });
 
     const template = Template.fromStack(stack);
-    template.hasResourceProperties('AWS::KMS::Key', { Origin: 'EXTERNAL', EnableKeyRotation: false });
+    template.hasResourceProperties('AWS::KMS::Key', { Origin: 'EXTERNAL', EnableKeyRotation: Match.absent() }); // off: CloudFormation's default
     template.hasResourceProperties('AWS::KMS::Alias', { AliasName: 'alias/extra' });
   });
 
@@ -69,10 +69,9 @@ describe('ExternalKey', () => {
     expect(props).toEqual({
       ServiceToken: expect.anything(),
       KeyArn: { 'Fn::GetAtt': [expect.stringMatching(/^Key/), 'Arn'] },
-      KeySpec: 'SYMMETRIC_DEFAULT',
-      MultiRegion: 'false',
-    });
-    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    }); // KeySpec SYMMETRIC_DEFAULT and MultiRegion false are the defaults: not written
+    // Delete is CloudFormation's default DeletionPolicy and UpdateReplacePolicy: not written either
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: Match.absent(), UpdateReplacePolicy: Match.absent() });
     template.hasResourceProperties('AWS::KMS::Key', {
       KeyPolicy: {
         Statement: Match.arrayWith([
@@ -110,7 +109,7 @@ describe('ExternalKey', () => {
     const [[retainId, retain]] = synth(RemovalPolicy.RETAIN);
     expect(retainId).toBe(destroyId);
     expect(retain.Properties).toEqual(destroy.Properties);
-    expect([destroy.DeletionPolicy, retain.DeletionPolicy]).toEqual(['Delete', 'Retain']);
+    expect([destroy.DeletionPolicy, retain.DeletionPolicy]).toEqual([undefined, 'Retain']); // absent: CloudFormation's default, Delete
   });
 
   test('imports material from a secret with conditioned key-policy statements', () => {
@@ -429,7 +428,7 @@ describe('ExternalKey and property injectors', () => {
 
     const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::KMS::Key', { Origin: Match.absent(), EnableKeyRotation: true });
-    template.hasResourceProperties('AWS::KMS::Key', { Origin: 'EXTERNAL', EnableKeyRotation: false, RotationPeriodInDays: Match.absent() });
+    template.hasResourceProperties('AWS::KMS::Key', { Origin: 'EXTERNAL', EnableKeyRotation: Match.absent(), RotationPeriodInDays: Match.absent() });
     Annotations.fromStack(stack).hasWarning('/TestStack/Key', Match.stringLikeRegexp('KMS cannot rotate EXTERNAL keys automatically'));
   });
 

@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { ExternalKey, ImportedKeyMaterial, KeyMaterial } from '../lib';
+import { Template as UtilTemplate, transitiveDependencies } from './util/template';
 
 const KEY_ARN = 'arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 const MATERIAL_ID = 'a'.repeat(64);
@@ -25,9 +26,9 @@ describe('ImportedKeyMaterial', () => {
 
     const template = Template.fromStack(stack);
     template.hasResourceProperties('Custom::KmsImportedKeyMaterial', {
-      KeyArn: KEY_ARN, KeySpec: 'SYMMETRIC_DEFAULT', MultiRegion: 'false', MaterialRemovalPolicy: Match.absent(),
+      KeyArn: KEY_ARN, KeySpec: Match.absent(), MultiRegion: Match.absent(), MaterialRemovalPolicy: Match.absent(), // absent = the defaults
     });
-    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    template.hasResource('Custom::KmsImportedKeyMaterial', { DeletionPolicy: Match.absent(), UpdateReplacePolicy: Match.absent() }); // Delete, the default
     expect(handlerPolicyStatements(template)).toContainEqual({
       Action: ['kms:DeleteImportedKeyMaterial', 'kms:DescribeKey', 'kms:ListKeyRotations'], Effect: 'Allow', Resource: KEY_ARN,
     });
@@ -87,11 +88,13 @@ describe('ImportedKeyMaterial', () => {
     });
   });
 
-  test('the custom resource depends on the in-stack key and on the handler role and its policy', () => {
+  test('the custom resource depends on the in-stack key and on the handler role and its policy, through its references alone', () => {
     const stack = makeStack();
     new ExternalKey(stack, 'Key');
-    const resource = Object.values(Template.fromStack(stack).findResources('Custom::KmsImportedKeyMaterial'))[0];
-    expect(resource.DependsOn).toEqual(expect.arrayContaining([
+    const template = Template.fromStack(stack).toJSON() as UtilTemplate;
+    const [id, resource] = Object.entries(template.Resources).find(([, r]) => r.Type === 'Custom::KmsImportedKeyMaterial')!;
+    expect(resource.DependsOn).toBeUndefined(); // no DependsOn of its own: the references imply them
+    expect([...transitiveDependencies(template, id)]).toEqual(expect.arrayContaining([
       expect.stringMatching(/^Key/),
       expect.stringMatching(/HandlerRoleDefaultPolicy/),
       expect.stringMatching(/HandlerRole[0-9A-F]{8}$/),

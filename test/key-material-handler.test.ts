@@ -521,6 +521,18 @@ describe('Update', () => {
     expect(kmsMock.calls().map((c) => c.args[0].input)).toEqual([{ KeyId: OTHER_KEY_ARN }]);
   });
 
+  test('an upgrade that leaves out KeySpec and MultiRegion (absent = the defaults) changes nothing and makes no AWS call', async () => {
+    // GIVEN: a 0.1.0 resource, whose template wrote the defaults, now synthesized without them
+    const before = withMaterial({ KeySpec: 'SYMMETRIC_DEFAULT', MultiRegion: 'false' });
+    const after: KeyMaterialResourceProperties = { ...before, KeySpec: undefined, MultiRegion: undefined, MaterialRemovalPolicy: undefined };
+    // WHEN
+    const result = await onEvent(updateEvent(before, after));
+    // THEN
+    expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });
+    expect(kmsMock).not.toHaveReceivedAnyCommand();
+    expect(smMock).not.toHaveReceivedAnyCommand();
+  });
+
   test('removing the material source keeps the physical id and makes no AWS call', async () => {
     const result = await onEvent(updateEvent(oldProps, props()));
     expect(result).toEqual({ PhysicalResourceId: KEY_ID, Data: { KeyId: KEY_ID } });

@@ -36,6 +36,14 @@ describe('RenewableRetryStrategy', () => {
     expect(await retriesGranted(strategy, transient)).toBe(TRANSIENT_MAX_ATTEMPTS - 1);
   });
 
+  test('transient faults are counted apart from throttling: a blip after a long throttled wait is still retried', async () => {
+    const strategy = new RenewableRetryStrategy(1_000, () => 0);
+    let token: RetryToken = await strategy.acquireInitialRetryToken('');
+    for (let i = 0; i < 30; i++) token = await strategy.refreshRetryTokenForRetry(token, throttling);
+    for (let i = 0; i < TRANSIENT_MAX_ATTEMPTS - 1; i++) token = await strategy.refreshRetryTokenForRetry(token, transient);
+    await expect(strategy.refreshRetryTokenForRetry(token, transient)).rejects.toThrow('No retry token available');
+  });
+
   test('a retry quota spent in one invocation is full again in the next one', async () => {
     // 14 tokens per transient retry: five calls with 7 retries each leave 10 of the 500
     const strategy = new RenewableRetryStrategy(1_000, () => 0);

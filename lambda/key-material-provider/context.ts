@@ -1,7 +1,9 @@
 /**
  * What one key-material request knows: the event, its key, the deadline, the logger and the outcome.
  */
-import { KeyMaterialDeleteResult, KeyMaterialResourceAttributes, KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
+import {
+  KeyMaterialDeleteResult, KeyMaterialResourceAttributes, KeyMaterialResourceProperties, ResolvedKeyMaterialProperties, withDefaults,
+} from '../../lib/private/key-material-contract';
 import { Deadline } from '../shared/deadline';
 import { CustomResourceEvent, RequestContext } from '../shared/run';
 import { FailureSubject, subjectText } from './errors';
@@ -29,12 +31,16 @@ export function keyIdFromArn(keyArn: string): string {
 }
 
 export class KeyMaterialContext extends RequestContext<KeyMaterialEvent, KeyMaterialOutcome> {
-  public readonly props: KeyMaterialResourceProperties;
+  /** The resource properties, defaults filled in. */
+  public readonly props: ResolvedKeyMaterialProperties;
+  /** The previous properties (Update), defaults filled in. */
+  public readonly oldProps?: ResolvedKeyMaterialProperties;
 
   public constructor(event: KeyMaterialEvent, deadline: Deadline) {
     const props = event.ResourceProperties ?? ({} as KeyMaterialResourceProperties);
     super(event, deadline, 'UNKNOWN', { keyId: typeof props.KeyArn === 'string' && props.KeyArn ? keyIdFromArn(props.KeyArn) : undefined });
-    this.props = props;
+    this.props = withDefaults(props);
+    this.oldProps = event.OldResourceProperties ? withDefaults(event.OldResourceProperties) : undefined;
   }
 
   public get keyArn(): string {

@@ -25,6 +25,25 @@ export type { KeyMaterialEvent, KeyMaterialResponse } from './context';
 export { HandlerError } from './errors';
 export type { HandlerOptions } from '../shared/run';
 
+/**
+ * aws-cdk-lib's custom resource entrypoint (the `__entrypoint__.js` that its CustomResourceProvider stages), bundled
+ * in front of `handler`: it calls `handler` with the request (ResponseURL masked) and PUTs the response to the
+ * ResponseURL, so the code that answers CloudFormation is aws-cdk-lib's. It answers the Delete that follows a failed
+ * Create itself. Its own log lines would print the request's properties: the handler logs each step instead.
+ * The package does not export this file: it is bundled from its installed path.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const cfnEntrypoint = require('../../node_modules/aws-cdk-lib/custom-resource-handlers/dist/core/nodejs-entrypoint-handler/index.js') as {
+  external: { log: (...args: unknown[]) => void; includeStackTraces: boolean; userHandlerIndex: string };
+  handler: (event: unknown, context: LambdaContext) => Promise<void>;
+};
+cfnEntrypoint.external.log = () => undefined;
+cfnEntrypoint.external.includeStackTraces = false; // the Reason is the handler's actionable message
+cfnEntrypoint.external.userHandlerIndex = __filename; // this bundle: its `handler` below
+
+/** The Lambda function's handler (`index.main`): the entrypoint, which runs `handler` and answers CloudFormation. */
+export const main = cfnEntrypoint.handler;
+
 /** The Lambda entry point: onEvent bounded by the invocation's remaining time. */
 export async function handler(event: KeyMaterialEvent, context: LambdaContext): Promise<KeyMaterialResponse> {
   return onEvent(event, { deadline: Deadline.fromLambdaContext(context) });

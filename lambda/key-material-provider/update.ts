@@ -26,7 +26,7 @@ function sameExpiration(a: KeyMaterialResourceProperties, b: KeyMaterialResource
 
 export async function onUpdate(ctx: KeyMaterialContext): Promise<KeyMaterialResponse> {
   requireKeyArn(ctx);
-  const oldProps = ctx.event.OldResourceProperties ?? ({} as KeyMaterialResourceProperties);
+  const oldProps = ctx.oldProps ?? ({} as KeyMaterialResourceProperties);
   const next = ctx.props;
 
   if (!oldProps.KeyArn || keyIdFromArn(oldProps.KeyArn) !== ctx.keyId) {
@@ -35,7 +35,7 @@ export async function onUpdate(ctx: KeyMaterialContext): Promise<KeyMaterialResp
     });
     return onCreate(ctx);
   }
-  if (oldProps.KeySpec !== next.KeySpec || (oldProps.MultiRegion ?? 'false') !== (next.MultiRegion ?? 'false')) {
+  if (oldProps.KeySpec !== next.KeySpec || oldProps.MultiRegion !== next.MultiRegion) {
     await verifyTargetKey(ctx); // the declared key changed
   }
   if (!next.Material) {

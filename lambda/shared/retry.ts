@@ -55,6 +55,8 @@ export class RenewableRetryStrategy implements RetryStrategyV2 {
   public readonly mode = 'standard';
   private current: ConfiguredRetryStrategy;
   private throttled = 0;
+  /** Transient (non-throttling) retries of the call each token belongs to. */
+  private readonly transientRetries = new WeakMap<RetryToken, number>();
 
   public constructor(
     private readonly maxAttempts = QUOTA_RETRY_MAX_ATTEMPTS,
@@ -78,18 +80,23 @@ export class RenewableRetryStrategy implements RetryStrategyV2 {
     return this.current.acquireInitialRetryToken(retryTokenScope);
   }
 
-  public refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
+  public async refreshRetryTokenForRetry(token: RetryToken, errorInfo: RetryErrorInfo): Promise<RetryToken> {
+    // Transient faults other than throttling are counted on their own: a network blip late in a long wait
+    // for the quota is retried like one at the first attempt.
+    let transient = this.transientRetries.get(token) ?? 0;
     if (errorInfo.errorType === 'THROTTLING') {
       this.throttled++;
       if (this.current.getCapacity() < THROTTLING_RETRY_COST) {
         // Dry after long throttling: the deadline, not the retry quota, ends these retries (see above).
         this.current = new ConfiguredRetryStrategy(this.maxAttempts, this.backoff);
       }
-    } else if (token.getRetryCount() + 1 >= TRANSIENT_MAX_ATTEMPTS) {
+    } else if (++transient >= TRANSIENT_MAX_ATTEMPTS) {
       // What the SDK's strategies throw when they refuse a retry: the client then rejects with the last error.
-      return Promise.reject(new Error('No retry token available'));
+      throw new Error('No retry token available');
     }
-    return this.current.refreshRetryTokenForRetry(token as StandardRetryToken, errorInfo);
+    const next = await this.current.refreshRetryTokenForRetry(token as StandardRetryToken, errorInfo);
+    this.transientRetries.set(next, transient);
+    return next;
   }
 
   public recordSuccess(token: RetryToken): void {

@@ -27,6 +27,12 @@ export interface HandlerProviderProps {
   readonly queryInterval?: Duration;
   /** Waiter total timeout (with isCompleteHandler). */
   readonly totalTimeout?: Duration;
+  /**
+   * The onEvent function answers CloudFormation itself: its handler is aws-cdk-lib's custom resource entrypoint,
+   * bundled in front of ours (`onEventHandler` names that export), and there is no Provider framework. Only
+   * without `isCompleteHandler`. @default false
+   */
+  readonly direct?: boolean;
 }
 
 /**
@@ -50,7 +56,7 @@ export class HandlerProvider extends Construct {
     });
     handlerLogs.grantWrite(this.role);
 
-    const fn = (handler: string, id: string) => new lambda.Function(this, id, {
+    const fn = (handler: string, id: string, parent: Construct = this) => new lambda.Function(parent, id, {
       code,
       handler: `index.${handler}`,
       runtime: RUNTIME,
@@ -61,6 +67,14 @@ export class HandlerProvider extends Construct {
       logGroup: handlerLogs,
       loggingFormat: lambda.LoggingFormat.JSON,
     });
+    if (props.direct) {
+      if (props.isCompleteHandler) throw new Error('a direct provider has no waiter: give no isCompleteHandler');
+      // The function takes the construct path, and so the logical id and the physical name, of the Provider
+      // framework's onEvent function it replaces: the ServiceToken of every resource stays the same ARN, and
+      // CloudFormation refuses to change a custom resource's ServiceToken ("Modifying service token is not allowed").
+      this.serviceToken = fn(props.onEventHandler, 'framework-onEvent', new Construct(this, 'Provider')).functionArn;
+      return;
+    }
     const onEvent = fn(props.onEventHandler, 'OnEventHandler');
     const isComplete = props.isCompleteHandler ? fn(props.isCompleteHandler, 'IsCompleteHandler') : undefined;
 

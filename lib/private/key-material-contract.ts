@@ -33,10 +33,16 @@ export interface KeyMaterialResourceProperties {
   readonly ServiceToken?: string;
   /** ARN of the EXTERNAL-origin KMS key. */
   readonly KeyArn: string;
-  /** The key spec (SYMMETRIC_DEFAULT, HMAC_256, RSA_2048, ECC_NIST_P256, ...). */
-  readonly KeySpec: string;
-  /** 'true' when the key is a multi-Region key. */
-  readonly MultiRegion: string;
+  /**
+   * The key spec (SYMMETRIC_DEFAULT, HMAC_256, RSA_2048, ECC_NIST_P256, ...). Not sent when it is the default.
+   * @default SYMMETRIC_DEFAULT
+   */
+  readonly KeySpec?: string;
+  /**
+   * 'true' when the key is a multi-Region key. Not sent when it is the default.
+   * @default 'false'
+   */
+  readonly MultiRegion?: string;
   /**
    * 0.1.0 only, no longer sent: removal is the resource's DeletionPolicy / UpdateReplacePolicy.
    * A Delete whose (old) properties still carry 'retain' came from a 0.1.0 template that asked to keep
@@ -136,3 +142,11 @@ export function canRotateMaterial(keySpec: string, _multiRegion?: boolean): bool
 
 /** KMS KeyMaterialId: 64 hexadecimal digits. */
 export const KEY_MATERIAL_ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** The properties with their defaults filled in (absent KeySpec and MultiRegion mean the defaults). */
+export type ResolvedKeyMaterialProperties = KeyMaterialResourceProperties & { readonly KeySpec: string; readonly MultiRegion: string };
+
+/** What the handler reads: absent = default, for properties the construct leaves out when they equal their default. */
+export function withDefaults(props: KeyMaterialResourceProperties): ResolvedKeyMaterialProperties {
+  return { ...props, KeySpec: props.KeySpec ?? 'SYMMETRIC_DEFAULT', MultiRegion: props.MultiRegion ?? 'false' };
+}

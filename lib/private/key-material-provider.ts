@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 import { DESCRIBE_STACKS_ACTIONS } from './actions';
 import { HandlerProvider } from './handler-provider';
+import { PolicyBuckets } from './policy-buckets';
 
 /** Construct id of the per-stack provider. Part of the public contract: don't rename. */
 export const KEY_MATERIAL_PROVIDER_ID = 'CdkKmsLifecycleKeyMaterialProvider';
@@ -21,7 +22,8 @@ export class KeyMaterialProvider extends HandlerProvider {
     return (existing as KeyMaterialProvider | undefined) ?? new KeyMaterialProvider(stack, KEY_MATERIAL_PROVIDER_ID);
   }
 
-  private readonly foreignKeyStatements = new Map<string, iam.PolicyStatement>();
+  /** The role's statements that grant one set of actions on many keys or secrets (never one statement per key). */
+  private readonly buckets: PolicyBuckets;
 
   private constructor(scope: Construct, id: string) {
     super(scope, id, {
@@ -30,7 +32,11 @@ export class KeyMaterialProvider extends HandlerProvider {
       // KMS throttles GetParametersForImport at 1 request per second per account and Region, and CloudFormation
       // sends every key of a wave at once: the handler retries until this deadline (lambda/shared/retry.ts).
       timeout: Duration.minutes(15),
-      onEventHandler: 'handler',
+      // One Lambda function, which answers CloudFormation through aws-cdk-lib's custom resource entrypoint: the
+      // Provider framework's function in front of it would double the cold start of every request for nothing
+      // this resource needs (it has no waiter; the entrypoint answers the Delete after a failed Create itself).
+      onEventHandler: 'main',
+      direct: true,
     });
 
     // Rollback detection: a refused material change is accepted as a no-op while this stack rolls back, and a
@@ -39,19 +45,13 @@ export class KeyMaterialProvider extends HandlerProvider {
       actions: DESCRIBE_STACKS_ACTIONS,
       resources: [Stack.of(this).stackId],
     }));
+    this.buckets = PolicyBuckets.register(this, this.role, this.node.path);
   }
 
   /**
    * Lets the handler call `actions` on a key outside this stack, through the role's own policy.
    */
   public grantOnForeignKey(keyArn: string, actions: string[], conditions?: Record<string, Record<string, unknown>>): void {
-    const signature = JSON.stringify([actions, conditions ?? {}]);
-    let statement = this.foreignKeyStatements.get(signature);
-    if (!statement) {
-      statement = new iam.PolicyStatement({ actions, conditions });
-      this.foreignKeyStatements.set(signature, statement);
-      this.role.addToPrincipalPolicy(statement);
-    }
-    statement.addResources(keyArn);
+    this.buckets.grant(actions, keyArn, conditions);
   }
 }

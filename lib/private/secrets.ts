@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { IConstruct } from 'constructs';
 import { DECRYPT_SECRET_ACTIONS, READ_SECRET_VALUE_ACTIONS } from './actions';
+import { PolicyBuckets } from './policy-buckets';
 import { describeValue } from './validation';
 
 /**
@@ -12,15 +13,20 @@ import { describeValue } from './validation';
 export function grantGetSecretValue(secret: secretsmanager.ISecret, grantee: iam.IGrantable): void {
   // A secret imported by name has a partial ARN: match the 6-character suffix Secrets Manager adds.
   const secretArn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
-  iam.Grant.addToPrincipal({ grantee, actions: READ_SECRET_VALUE_ACTIONS, resourceArns: [secretArn] });
-  if (secret.encryptionKey) {
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: DECRYPT_SECRET_ACTIONS,
-      resourceArns: [secret.encryptionKey.keyArn],
-      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` } },
-    });
+  const decrypt = secret.encryptionKey && {
+    keyArn: secret.encryptionKey.keyArn,
+    conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${secret.stack.region}.${secret.stack.urlSuffix}` } },
+  };
+  // A provider role shares one statement among many secrets (policy-buckets.ts), so that it does not grow by a
+  // statement per key.
+  const buckets = PolicyBuckets.of(grantee.grantPrincipal);
+  if (buckets) {
+    buckets.grant(READ_SECRET_VALUE_ACTIONS, secretArn);
+    if (decrypt) buckets.grant(DECRYPT_SECRET_ACTIONS, decrypt.keyArn, decrypt.conditions);
+    return;
   }
+  iam.Grant.addToPrincipal({ grantee, actions: READ_SECRET_VALUE_ACTIONS, resourceArns: [secretArn] });
+  if (decrypt) iam.Grant.addToPrincipal({ grantee, actions: DECRYPT_SECRET_ACTIONS, resourceArns: [decrypt.keyArn], conditions: decrypt.conditions });
 }
 
 /**

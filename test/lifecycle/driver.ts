@@ -36,6 +36,7 @@ import {
 } from './bundles';
 import { applyCrossRegionReference, deleteCrossRegionReference, isCrossRegionReference } from './cross-region';
 import { InvocationRecord, LambdaFunctionSpec, SandboxPool } from './lambda';
+import { connectEntrypoint, EntrypointRuntime } from './entrypoint';
 import { CREATE_FAILED_MARKER, ProviderFrameworkRuntime, ProviderSpec } from './provider-framework';
 import type { CfnRequest, CfnResponse, CustomResourceRuntime, ProviderOutcome, RequestType } from './runtime';
 
@@ -441,11 +442,42 @@ export class LifecycleDriver {
     }
   }
 
+  /** The bundle that serves a custom resource type. */
+  private bundleFor(id: string, definition: DriverResource): string {
+    const bundle = BUNDLE_BY_RESOURCE_TYPE[definition.Type];
+    if (!bundle) throw new Error(`${id}: no bundle known for ${definition.Type}`);
+    return bundle;
+  }
+
+  /**
+   * A function of the template as the Lambda runtime runs it: the bundle export its Handler names, its Timeout,
+   * and its sandboxes (`prepare` runs on every copy of the bundle the function loads).
+   */
+  private lambdaSpec(template: DriverTemplate, fnId: string, bundle: string, prepare: (module: BundleModule) => void = () => undefined): LambdaFunctionSpec {
+    let module = this.bundles.get(bundle);
+    if (!module) {
+      module = loadBundle(bundle);
+      this.bundles.set(bundle, module);
+    }
+    prepare(module);
+    const p = template.Resources[fnId].Properties ?? {};
+    const handler = String(p.Handler ?? '');
+    if (!handler.startsWith('index.')) throw new Error(`${fnId}: Handler '${handler}' is not in the bundle's index.js`);
+    return {
+      functionName: fnId, module, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000,
+      ...(this.options.concurrency ? { sandboxes: this.sandboxPool(`${bundle}|${fnId}`, bundle, prepare) } : {}),
+    };
+  }
+
   /** The sandboxes of one function (concurrency): fresh copies of its bundle, reused once idle. */
-  private sandboxPool(key: string, bundle: string): SandboxPool {
+  private sandboxPool(key: string, bundle: string, prepare: (module: BundleModule) => void): SandboxPool {
     let pool = this.sandboxes.get(key);
     if (!pool) {
-      pool = new SandboxPool(() => loadBundle(bundle));
+      pool = new SandboxPool(() => {
+        const copy = loadBundle(bundle);
+        prepare(copy);
+        return copy;
+      });
       this.sandboxes.set(key, pool);
     }
     return pool;
@@ -678,28 +710,40 @@ export class LifecycleDriver {
     return undefined;
   }
 
-  private providerFunctions(template: DriverTemplate, id: string): { frameworkOnEvent: string; onEvent: string; isComplete?: string; stateMachine?: string } {
+  /**
+   * The functions behind the ServiceToken of `id`: a Provider framework (its onEvent function names the user
+   * functions), or a single function that answers CloudFormation itself (`direct`, through the aws-cdk-lib entrypoint).
+   */
+  private providerFunctions(template: DriverTemplate, id: string): { frameworkOnEvent: string; onEvent: string; isComplete?: string; stateMachine?: string; direct?: boolean } {
     const token = template.Resources[id].Properties?.ServiceToken;
     const [frameworkOnEvent] = [...referencesIn(token ?? {})];
     const fw = template.Resources[frameworkOnEvent];
     if (!fw || fw.Type !== 'AWS::Lambda::Function') throw new Error(`${id}: ServiceToken does not name a Lambda function of the template`);
     const vars = (fw.Properties?.Environment?.Variables ?? {}) as Record<string, unknown>;
     const [onEvent] = [...referencesIn(vars.USER_ON_EVENT_FUNCTION_ARN ?? {})];
-    if (!onEvent) throw new Error(`${id}: the ServiceToken is not a Provider framework onEvent function (no USER_ON_EVENT_FUNCTION_ARN)`);
+    if (!onEvent) return { frameworkOnEvent, onEvent: frameworkOnEvent, direct: true };
     const [isComplete] = [...referencesIn(vars.USER_IS_COMPLETE_FUNCTION_ARN ?? {})];
     const [stateMachine] = [...referencesIn(vars.WAITER_STATE_MACHINE_ARN ?? {})];
     return { frameworkOnEvent, onEvent, isComplete, stateMachine };
   }
 
   /**
-   * The runtime behind the ServiceToken of `id`. Today every custom resource of this library is served by the
-   * Provider framework; another runtime (runtime.ts) is chosen here by what the ServiceToken's function is.
+   * The runtime behind the ServiceToken of `id`: the Provider framework, or (a single function) aws-cdk-lib's
+   * custom resource entrypoint bundled in front of the handler (entrypoint.ts).
    */
   private runtime(template: DriverTemplate, id: string, definition: DriverResource): CustomResourceRuntime {
     const functions = this.providerFunctions(template, id);
     const cacheKey = `${functions.frameworkOnEvent}|${functions.onEvent}|${functions.isComplete ?? ''}`;
     const cached = this.runtimes.get(cacheKey);
     if (cached) return cached;
+    if (functions.direct) {
+      const direct = new EntrypointRuntime(this.lambdaSpec(template, functions.onEvent, this.bundleFor(id, definition), connectEntrypoint), {
+        budgetMs: this.options.lambdaBudgetMs,
+        onInvocation: (record) => this.options.onInvocation?.(record),
+      });
+      this.runtimes.set(cacheKey, direct);
+      return direct;
+    }
     const runtime = new ProviderFrameworkRuntime(this.providerSpec(template, id, definition, functions), {
       budgetMs: this.options.lambdaBudgetMs,
       onInvocation: (record) => this.options.onInvocation?.(record),
@@ -716,25 +760,11 @@ export class LifecycleDriver {
   private providerSpec(
     template: DriverTemplate, id: string, definition: DriverResource, functions: ReturnType<LifecycleDriver['providerFunctions']>,
   ): ProviderSpec {
-    const bundle = BUNDLE_BY_RESOURCE_TYPE[definition.Type];
-    if (!bundle) throw new Error(`${id}: no bundle known for ${definition.Type}`);
-    let module = this.bundles.get(bundle);
-    if (!module) {
-      module = loadBundle(bundle);
-      this.bundles.set(bundle, module);
-    }
+    const bundle = this.bundleFor(id, definition);
     const env = this.resolveEnv();
     const variables = (template.Resources[functions.frameworkOnEvent].Properties?.Environment?.Variables ?? {}) as Record<string, unknown>;
     const environment = Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(resolve(template, v, env))]));
-    const lambdaSpec = (fnId: string): LambdaFunctionSpec => {
-      const p = template.Resources[fnId].Properties ?? {};
-      const handler = String(p.Handler ?? '');
-      if (!handler.startsWith('index.')) throw new Error(`${fnId}: Handler '${handler}' is not in the bundle's index.js`);
-      return {
-        functionName: fnId, module: module!, exportName: handler.slice('index.'.length), timeoutMs: Number(p.Timeout ?? 3) * 1000,
-        ...(this.options.concurrency ? { sandboxes: this.sandboxPool(`${bundle}|${fnId}`, bundle) } : {}),
-      };
-    };
+    const lambdaSpec = (fnId: string): LambdaFunctionSpec => this.lambdaSpec(template, fnId, bundle);
     const arnOf = (fnId: string) => String(resolve(template, { 'Fn::GetAtt': [fnId, 'Arn'] }, env));
     const userFunctions: ProviderSpec['functions'] = {
       [arnOf(functions.onEvent)]: { kind: 'onEvent', spec: lambdaSpec(functions.onEvent) },
