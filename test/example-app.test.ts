@@ -12,7 +12,7 @@ test('npx cdk synth synthesizes the example app', () => {
     const types = Object.values<any>(template.Resources).map((r) => r.Type);
     expect(types.filter((t) => t === 'Custom::KmsImportedKeyMaterial')).toHaveLength(2);
     const materials = Object.values<any>(template.Resources).filter((r) => r.Type === 'Custom::KmsImportedKeyMaterial');
-    expect(materials.map((r) => r.DeletionPolicy)).toEqual(['Delete', 'Delete']);
+    expect(materials.map((r) => r.DeletionPolicy)).toEqual([undefined, undefined]); // Delete, CloudFormation's default
     expect(materials.find((r) => r.Properties.ValidFor)?.Properties).toMatchObject({ ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidFor: String(365 * 86_400) });
     const keys = Object.values<any>(template.Resources).filter((r) => r.Type === 'AWS::KMS::Key');
     expect(keys.map((k) => k.Properties.Origin)).toEqual(['EXTERNAL']);
