@@ -11,7 +11,7 @@
  */
 import { DescribeKeyCommand, KMSClient, paginateListKeyRotations } from '@aws-sdk/client-kms';
 import { KeyMaterialResourceProperties } from '../../lib/private/key-material-contract';
-import { CLIENT_CONFIG, kms } from '../shared/clients';
+import { kms, kmsRetry } from '../shared/clients';
 import { errorName } from '../shared/errors';
 import { KeyMaterialContext, KeyMaterialResponse } from './context';
 import { HandlerError, kmsFailure } from './errors';
@@ -27,7 +27,7 @@ const regionalClients = new Map<string, KMSClient>();
 export function kmsIn(region: string): KMSClient {
   let client = regionalClients.get(region);
   if (!client) {
-    client = new KMSClient({ ...CLIENT_CONFIG, region });
+    client = new KMSClient({ region, retryStrategy: kmsRetry }); // throttling retried until the deadline, as at home
     regionalClients.set(region, client);
   }
   return client;
