@@ -14,7 +14,7 @@ import { KeyMaterialExpiration } from '../lib';
 import { startEmulator } from '../test/kms-emulator';
 import { DriverTemplate } from '../test/lifecycle/driver';
 import { QuotaStack, WaveResult } from './deploy';
-import { measureDeleteLatency, median, LatencyResult } from './latency';
+import { ColdRun, measureDeleteLatency, median, LatencyResult } from './latency';
 import { firstBreak, LIMITS, LimitName, measureShape, Shape, ShapeRow, SHAPES, shapeStack, synthTemplate, templateBytes } from './templates';
 
 function arg(name: string, fallback: string): string {
@@ -162,6 +162,8 @@ function latencySection(r: LatencyResult): string[] {
   out.push('');
   out.push(`- Handler alone: ${fmt(m(r.ours.handler) / m(r.workaround), 2)}× the workaround.`);
   out.push(`- End to end (every Lambda of the path${r.direct ? ': one, no Provider framework' : ''}): ${fmt(oursTotal)} ms = ${fmt(oursTotal / m(r.workaround), 2)}× the workaround (${fmt(m(r.workaround))} ms).`);
+  const statuses = (runs: ColdRun[]) => [...new Set(runs.map((x) => x.output.sent?.Status ?? (x.output.result ? 'returned' : 'none')))].join(', ');
+  out.push(`- What CloudFormation received: ours ${statuses(r.ours.handler)}${r.ours.framework ? ` (framework: ${statuses(r.ours.framework)})` : ''}, workaround ${statuses(r.workaround)}.`);
   if (r.frameworkNote) out.push(`- ${r.frameworkNote}`);
   return out;
 }
