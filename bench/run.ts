@@ -70,7 +70,7 @@ async function deploySection(ns: number[]): Promise<{ lines: string[]; calls?: W
   out.push('## (b) Deploy, update (every key\'s expiration) and destroy of N `ExternalKey`s with material, quotas on', '');
   out.push('Played by the lifecycle driver with `concurrency` (CloudFormation\'s parallelism: every resource of a dependency wave at');
   out.push('once, each concurrent Lambda invocation in a sandbox of its own, warm sandboxes reused across operations) through the');
-  out.push('installed aws-cdk-lib Provider framework runtime and the shipped bundles, against the emulator with KMS\'s default');
+  out.push('shipped bundles (the key-material function answers CloudFormation through its bundled aws-cdk-lib entrypoint), against the emulator with KMS\'s default');
   out.push('request quotas. Real time: the SDK\'s backoff and the quota buckets run on the wall clock. The secrets are made outside');
   out.push('the stack (`Secret.fromSecretCompleteArn`: 240 in-stack secrets would break the 500-resource limit). The floor is what');
   out.push('the quotas alone impose: N GetParametersForImport at 1/s (deploy, update); N DeleteImportedKeyMaterial and then N');
